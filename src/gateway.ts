@@ -1,0 +1,140 @@
+import path from 'node:path';
+import type { PGlite } from '@electric-sql/pglite';
+import type { Config } from './config.ts';
+import { openDatabase, type Database, type DatabaseTarget } from './db/client.ts';
+import { Domain } from './domain/domain.ts';
+import { PrincipalWatch } from './domain/principal-watch.ts';
+import { buildSchema } from './graph/schema.ts';
+import { openKv, type Kv } from './kv/kv.ts';
+import type { MemoryHub } from './kv/memory-pubsub.ts';
+import type { Logger } from './logger.ts';
+import { createGraphqlYoga, graphqlRoute } from './server/graphql-http.ts';
+import { GraphqlWsEndpoint } from './server/graphql-ws.ts';
+import { healthzRoute, metricsRoute, readyzRoute } from './server/health.ts';
+import { GatewayHttpServer, type Route, type UpgradeRoute } from './server/http-server.ts';
+import { Metrics } from './server/metrics.ts';
+
+export interface GatewayOptions {
+  readonly config: Config;
+  readonly log: Logger;
+  /** An already open embedded database to use instead of the one under DATA_DIR (tests clone one). */
+  readonly pglite?: PGlite;
+  /** Prefix of every Redis key and channel of this gateway. */
+  readonly keyPrefix?: string;
+  /** The in-process bus shared by embedded gateways of one process. */
+  readonly hub?: MemoryHub;
+}
+
+export interface Gateway {
+  readonly url: string;
+  readonly port: number;
+  readonly database: Database;
+  readonly kv: Kv;
+  readonly domain: Domain;
+  /** Stops within `timeoutMs`: no new connections, in-flight requests finish, sockets close, stores close. */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+function databaseTarget(options: GatewayOptions): DatabaseTarget {
+  if (options.pglite) return { kind: 'pglite', client: options.pglite };
+  if (options.config.databaseUrl) return { kind: 'postgres', url: options.config.databaseUrl };
+  return { kind: 'pglite', dataDir: path.resolve(options.config.dataDir) };
+}
+
+/** Composition root of one gateway: stores, domain, schema, transports, server; closed in reverse. */
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const { config, log } = options;
+  const closers: (() => Promise<void> | void)[] = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        log.warn({ err }, 'error while closing');
+      }
+    }
+  };
+  try {
+    const database = await openDatabase(databaseTarget(options));
+    closers.push(() => database.close());
+    await database.migrate();
+    log.info({ database: database.location }, 'database ready');
+
+    let lastRedisError = 0;
+    const kv = await openKv({
+      redisUrl: config.redisUrl,
+      keyPrefix: options.keyPrefix ?? 'gateway:',
+      hub: options.hub,
+      onRedisError: (err) => {
+        // ioredis repeats the same error on every retry; one line every 10 s is enough.
+        if (Date.now() - lastRedisError < 10_000) return;
+        lastRedisError = Date.now();
+        log.warn({ err }, 'Redis error');
+      },
+    });
+    closers.push(() => kv.close());
+    log.info({ redis: kv.location }, 'redis roles ready');
+
+    const domain = await Domain.create({
+      db: database.db,
+      kv,
+      config,
+      log,
+      passwordHashing: config.passwordHashing,
+    });
+    closers.push(() => domain.close());
+    const watch = new PrincipalWatch(domain.auth);
+    closers.push(() => watch.close());
+
+    const metrics = new Metrics({
+      databasePool: () => database.poolStats(),
+      redisConnected: () => (kv.kind === 'redis' ? kv.pubsub.connected : null),
+    });
+    const schema = buildSchema();
+    const graphqlOptions = { schema, domain, log, graphiql: config.nodeEnv !== 'production' };
+    const yoga = createGraphqlYoga(graphqlOptions);
+    const graphqlWs = new GraphqlWsEndpoint({ yoga, domain, watch, log, metrics });
+
+    // `server` is declared below; the closure only runs once it exists.
+    const sources = { database, kv, metrics, closing: (): boolean => server.closing };
+    const exact = new Map<string, Route>([
+      ['/graphql', graphqlRoute(yoga, graphqlOptions)],
+      ['/healthz', healthzRoute(sources)],
+      ['/readyz', readyzRoute(sources)],
+      ['/metrics', metricsRoute(sources)],
+    ]);
+    const upgrades = new Map<string, UpgradeRoute>([['/graphql', graphqlWs]]);
+    const server = new GatewayHttpServer({
+      log,
+      metrics,
+      route: (pathname) => exact.get(pathname),
+      upgradeRoute: (pathname) => upgrades.get(pathname),
+    });
+    const address = await server.listen(config.port, config.host);
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const url = `http://${host}:${address.port}`;
+    log.info({ url }, 'gateway listening');
+
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      port: address.port,
+      database,
+      kv,
+      domain,
+      close(timeoutMs = 10_000) {
+        closing ??= (async () => {
+          const deadline = Date.now() + timeoutMs - 1000;
+          await graphqlWs.close();
+          await server.close(deadline);
+          await closeAll();
+          log.info('gateway stopped');
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}

@@ -1,0 +1,79 @@
+import { GraphQLError, type ExecutionResult } from 'graphql';
+import { handleStreamOrSingleExecutionResult, type Plugin } from 'graphql-yoga';
+import { DomainError, RateLimitedError } from '../domain/errors.ts';
+import type { Logger } from '../logger.ts';
+import type { GraphContext } from './context.ts';
+
+export const UNEXPECTED_ERROR_MESSAGE = 'Unexpected error.';
+
+/**
+ * Every error leaves with `extensions: { code, status }`. Domain errors keep their message; errors
+ * the schema raised itself (validation, coercion, authorization) pass as they are; anything else is
+ * logged with the request id and replaced by a generic message.
+ */
+export function formatGraphqlError(error: GraphQLError, log: Logger): GraphQLError {
+  const original = error.originalError;
+  if (original instanceof DomainError) {
+    const extensions: Record<string, unknown> = { code: original.code, status: original.status };
+    if (original instanceof RateLimitedError) extensions.retryAfterSeconds = original.retryAfterSeconds;
+    return new GraphQLError(original.message, { nodes: error.nodes, path: error.path, extensions });
+  }
+  if (original === undefined || original === null || original instanceof GraphQLError) {
+    const inner = original instanceof GraphQLError ? original : error;
+    if (typeof inner.extensions.code === 'string') {
+      return inner === error ? error : new GraphQLError(inner.message, { nodes: error.nodes, path: error.path, extensions: inner.extensions });
+    }
+    return new GraphQLError(error.message, {
+      nodes: error.nodes,
+      path: error.path,
+      extensions: { ...error.extensions, code: 'BAD_REQUEST', status: 400 },
+    });
+  }
+  log.error({ err: original, path: error.path?.join('.') }, 'unexpected error while resolving a GraphQL field');
+  return maskedError(error);
+}
+
+export function maskedError(error?: GraphQLError): GraphQLError {
+  return new GraphQLError(UNEXPECTED_ERROR_MESSAGE, {
+    nodes: error?.nodes,
+    path: error?.path,
+    extensions: { code: 'INTERNAL_SERVER_ERROR', status: 500 },
+  });
+}
+
+export function formatExecutionResult<R extends ExecutionResult>(result: R, log: Logger): R {
+  if (!result.errors?.length) return result;
+  return { ...result, errors: result.errors.map((error) => formatGraphqlError(error, log)) };
+}
+
+/** Applies the error policy to every execution result, single or streamed, before Yoga serialises it. */
+export function useErrorPolicy(): Plugin<GraphContext> {
+  return {
+    onExecute() {
+      return {
+        onExecuteDone(payload) {
+          const log = payload.args.contextValue.log;
+          return handleStreamOrSingleExecutionResult(payload, ({ result, setResult }) => {
+            if (result.errors?.length) setResult(formatExecutionResult(result, log));
+          });
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Yoga's last word on errors raised outside execution (parsing, validation, request parsing):
+ * GraphQL errors with a code keep their message and gain a `status`; anything else is masked.
+ */
+export function maskYogaError(error: unknown): Error {
+  if (!(error instanceof GraphQLError) || typeof error.extensions.code !== 'string') return maskedError();
+  if (error.originalError && !(error.originalError instanceof GraphQLError) && !(error.originalError instanceof SyntaxError)) {
+    return maskedError();
+  }
+  // The same object goes back, so Yoga still reads its HTTP status from it; only details are trimmed.
+  const extensions = error.extensions as Record<string, unknown>;
+  delete extensions.originalError;
+  extensions.status ??= error.extensions.code === 'INTERNAL_SERVER_ERROR' ? 500 : 400;
+  return error;
+}

@@ -1,0 +1,20 @@
+import { assertValidSchema, lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { builder } from './builder.ts';
+import './scalars.ts';
+import './types/server.ts';
+
+let schema: GraphQLSchema | undefined;
+
+/** Built and validated once per process; every gateway in it shares the same immutable schema. */
+export function buildSchema(): GraphQLSchema {
+  if (!schema) {
+    schema = builder.toSchema({ sortSchema: true });
+    assertValidSchema(schema);
+  }
+  return schema;
+}
+
+/** The published contract, as `npm run schema:print` writes it to `schema/schema.graphql`. */
+export function schemaSdl(): string {
+  return `${printSchema(lexicographicSortSchema(buildSchema()))}\n`;
+}

@@ -1,0 +1,15 @@
+export interface CounterState {
+  /** The value after the operation. */
+  readonly count: number;
+  /** Milliseconds until the counter's window ends and it starts again from zero. */
+  readonly resetInMs: number;
+}
+
+/** Atomic counters with expiry, shared by every node (fixed-window rate limits). */
+export interface Counters {
+  /** Adds `by` (default 1); a counter that did not exist starts a window of `windowMs`. */
+  increment(key: string, windowMs: number, by?: number): Promise<CounterState>;
+  /** The current state, or null when the counter does not exist (never set, expired or reset). */
+  peek(key: string): Promise<CounterState | null>;
+  reset(key: string): Promise<void>;
+}

@@ -1,0 +1,58 @@
+import { loadConfig } from './config.ts';
+import { startGateway, type Gateway } from './gateway.ts';
+import { createLogger } from './logger.ts';
+
+const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+async function main(): Promise<void> {
+  const result = loadConfig(process.env);
+  if (!result.ok) {
+    process.stderr.write(`Invalid configuration:\n${result.errors.map((error) => `  - ${error}`).join('\n')}\n`);
+    process.exit(1);
+  }
+  const { config } = result;
+  const { log, flush } = createLogger(config.logLevel);
+
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway({ config, log });
+  } catch (error) {
+    log.fatal({ reason: (error as Error).message }, 'gateway could not start');
+    flush();
+    process.stderr.write(`The gateway could not start: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      flush();
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      log.error('shutdown took too long; exiting');
+      flush();
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS);
+    force.unref();
+    gateway.close(SHUTDOWN_TIMEOUT_MS - 500).then(
+      () => {
+        flush();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'error during shutdown');
+        flush();
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection'));
+}
+
+void main();

@@ -1,0 +1,136 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import { parse, type GraphQLSchema } from 'graphql';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import type { Domain } from '../domain/domain.ts';
+import { bearerToken } from '../domain/tokens.ts';
+import type { GraphContext } from '../graph/context.ts';
+import { maskYogaError, useErrorPolicy } from '../graph/error-policy.ts';
+import { DEFAULT_QUERY_LIMITS, queryLimitRules, type QueryLimits } from '../graph/query-limits.ts';
+import type { Logger } from '../logger.ts';
+import { DEFAULT_BODY_LIMIT, readBody } from './body.ts';
+import type { RequestContext, Route } from './http-server.ts';
+
+export type GraphqlYoga = YogaServerInstance<GraphContext, GraphContext>;
+
+export interface GraphqlHttpOptions {
+  readonly schema: GraphQLSchema;
+  readonly domain: Domain;
+  readonly log: Logger;
+  readonly graphiql: boolean;
+  readonly limits?: QueryLimits;
+  readonly bodyLimit?: number;
+  /** Larger limit for multipart requests that carry files. */
+  readonly uploadLimit?: number;
+}
+
+/**
+ * Parser token limit, the depth and alias rules, and a `status` on validation errors, for every
+ * document Yoga sees (HTTP and WebSocket).
+ */
+function useDocumentPolicy(limits: QueryLimits): Plugin<GraphContext> {
+  const rules = queryLimitRules(limits);
+  return {
+    onParse({ setParseFn }) {
+      setParseFn((source, options) => parse(source, { ...options, maxTokens: limits.maxTokens }));
+    },
+    onValidate({ addValidationRule }) {
+      for (const rule of rules) addValidationRule(rule);
+      return ({ result }) => {
+        for (const error of result) {
+          const extensions = error.extensions as Record<string, unknown>;
+          extensions.code ??= 'GRAPHQL_VALIDATION_FAILED';
+          extensions.status ??= 400;
+        }
+      };
+    },
+  };
+}
+
+export function createGraphqlYoga(options: GraphqlHttpOptions): GraphqlYoga {
+  return createYoga<GraphContext, GraphContext>({
+    schema: options.schema,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    graphiql: options.graphiql ? { title: 'Identity gateway' } : false,
+    batching: false,
+    logging: {
+      debug: (...args) => options.log.debug({ yoga: args.map(String) }, 'graphql-yoga'),
+      info: (...args) => options.log.info({ yoga: args.map(String) }, 'graphql-yoga'),
+      warn: (...args) => options.log.warn({ yoga: args.map(String) }, 'graphql-yoga'),
+      error: (...args) => options.log.error({ yoga: args.map(String) }, 'graphql-yoga'),
+    },
+    // The error policy plugin shapes execution errors; maskYogaError handles the rest.
+    maskedErrors: { maskError: maskYogaError },
+    plugins: [useDocumentPolicy(options.limits ?? DEFAULT_QUERY_LIMITS), useErrorPolicy()],
+  });
+}
+
+/** `/graphql` over HTTP: the body is read with a size limit, then handed to Yoga as a fetch Request. */
+export function graphqlRoute(yoga: GraphqlYoga, options: GraphqlHttpOptions): Route {
+  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const uploadLimit = options.uploadLimit ?? 10 * 1024 * 1024;
+  return {
+    name: 'graphql',
+    async handle(req: IncomingMessage, res: ServerResponse, context: RequestContext) {
+      const method = req.method ?? 'GET';
+      const hasBody = method !== 'GET' && method !== 'HEAD';
+      const multipart = /^multipart\/form-data/i.test(req.headers['content-type'] ?? '');
+      const body = hasBody ? await readBody(req, multipart ? uploadLimit : bodyLimit) : undefined;
+      const principal = await options.domain.auth.resolve(bearerToken(req.headers.authorization));
+      const abort = new AbortController();
+      res.once('close', () => abort.abort());
+      const request = new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/graphql'}`, {
+        method,
+        headers: headersOf(req),
+        body: body && body.length > 0 ? (body as Uint8Array<ArrayBuffer>) : hasBody ? '' : undefined,
+        signal: abort.signal,
+      });
+      const serverContext: GraphContext = {
+        principal,
+        domain: options.domain,
+        requestId: context.requestId,
+        log: context.log,
+        client: context.client,
+      };
+      const response = await yoga.fetch(request, serverContext);
+      res.statusCode = response.status;
+      response.headers.forEach((value, name) => res.setHeader(name, value));
+      if (!response.body) {
+        res.end();
+        return;
+      }
+      await streamBody(response.body, res);
+    },
+  };
+}
+
+/** Copies a fetch body to the response, honouring back-pressure; stops when the client goes away. */
+async function streamBody(body: ReadableStream<Uint8Array>, res: ServerResponse): Promise<void> {
+  const reader = body.getReader();
+  const cancel = () => void reader.cancel().catch(() => {});
+  res.once('close', cancel);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!res.write(value)) await once(res, 'drain');
+    }
+    res.end();
+  } catch {
+    // The client went away mid-stream (an SSE subscription, most often); nothing to answer.
+    res.destroy();
+  } finally {
+    res.off('close', cancel);
+  }
+}
+
+function headersOf(req: IncomingMessage): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const item of value) headers.append(name, item);
+    else headers.set(name, value);
+  }
+  return headers;
+}

@@ -1,0 +1,186 @@
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ClientInfo } from '../graph/context.ts';
+import type { Logger } from '../logger.ts';
+import { HttpError } from './http-error.ts';
+import type { Metrics } from './metrics.ts';
+
+/** Per-request facts every handler gets: its id (logged on every line) and who is calling. */
+export class RequestContext {
+  readonly requestId: string;
+  readonly client: ClientInfo;
+  readonly #baseLog: Logger;
+  #log: Logger | undefined;
+
+  constructor(requestId: string, client: ClientInfo, log: Logger) {
+    this.requestId = requestId;
+    this.client = client;
+    this.#baseLog = log;
+  }
+
+  /** A logger bound to the request id, created on first use. */
+  get log(): Logger {
+    this.#log ??= this.#baseLog.child({ reqId: this.requestId });
+    return this.#log;
+  }
+}
+
+export interface Route {
+  /** The `route` label of the request metrics. */
+  readonly name: string;
+  handle(req: IncomingMessage, res: ServerResponse, context: RequestContext): Promise<void> | void;
+}
+
+export interface UpgradeRoute {
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, context: RequestContext): void;
+}
+
+export interface HttpServerOptions {
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly route: (path: string) => Route | undefined;
+  readonly upgradeRoute: (path: string) => UpgradeRoute | undefined;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,64}$/;
+
+export function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+export function clientOf(req: IncomingMessage): ClientInfo {
+  return { address: req.socket.remoteAddress ?? 'unknown', userAgent: req.headers['user-agent'] ?? null };
+}
+
+export function pathOf(url: string | undefined): string {
+  if (!url) return '/';
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const payload = JSON.stringify(body);
+  res.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(payload),
+  });
+  res.end(payload);
+}
+
+/**
+ * The one node:http server of a gateway: request ids, routing, metrics, error answers that never
+ * leak internals, WebSocket upgrades dispatched by path, and a graceful close.
+ */
+export class GatewayHttpServer {
+  readonly server: Server;
+  readonly #options: HttpServerOptions;
+  #inFlight = 0;
+  #closing = false;
+
+  constructor(options: HttpServerOptions) {
+    this.#options = options;
+    this.server = createServer({ requestTimeout: 60_000, headersTimeout: 15_000, keepAliveTimeout: 5_000 }, (req, res) => {
+      void this.#handle(req, res);
+    });
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
+    this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+      if (!socket.writable || error.code === 'ECONNRESET') {
+        socket.destroy();
+        return;
+      }
+      const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      const body = JSON.stringify({ error: status === 431 ? 'Request headers are too large' : 'Malformed HTTP request' });
+      socket.end(
+        `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+          `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
+    });
+  }
+
+  get closing(): boolean {
+    return this.#closing;
+  }
+
+  async listen(port: number, host: string): Promise<AddressInfo> {
+    this.server.listen(port, host);
+    await once(this.server, 'listening');
+    return this.server.address() as AddressInfo;
+  }
+
+  /**
+   * Stops accepting connections, lets in-flight requests finish (closing idle keep-alive sockets
+   * as they free up) and destroys whatever is still open when the deadline passes.
+   */
+  async close(deadline: number): Promise<void> {
+    this.#closing = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    while (this.#inFlight > 0 && Date.now() < deadline) {
+      await sleep(20);
+      this.server.closeIdleConnections();
+    }
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
+    const context = new RequestContext(requestIdOf(req), clientOf(req), this.#options.log);
+    const path = pathOf(req.url);
+    const route = this.#options.route(path);
+    const routeName = route?.name ?? 'not_found';
+    this.#inFlight++;
+    res.setHeader('x-request-id', context.requestId);
+    if (this.#closing) res.setHeader('connection', 'close');
+    res.once('close', () => {
+      this.#inFlight--;
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      this.#options.metrics.observeRequest(routeName, req.method ?? 'UNKNOWN', res.statusCode, seconds);
+      if (context.log.isLevelEnabled('debug')) {
+        context.log.debug(
+          { method: req.method, path, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 },
+          'request finished',
+        );
+      }
+    });
+    try {
+      if (!route) throw new HttpError(404, 'Not found');
+      await route.handle(req, res, context);
+    } catch (error) {
+      this.#fail(res, context, error);
+    }
+  }
+
+  #fail(res: ServerResponse, context: RequestContext, error: unknown): void {
+    if (!(error instanceof HttpError)) context.log.error({ err: error }, 'request failed');
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const status = error instanceof HttpError ? error.status : 500;
+    const message = error instanceof HttpError ? error.message : 'Internal server error';
+    sendJson(res, status, { error: message, requestId: context.requestId }, error instanceof HttpError ? { ...error.headers } : {});
+  }
+
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const context = new RequestContext(requestIdOf(req), clientOf(req), this.#options.log);
+    const route = this.#closing ? undefined : this.#options.upgradeRoute(pathOf(req.url));
+    if (!route) {
+      const status = this.#closing ? '503 Service Unavailable' : '404 Not Found';
+      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      return;
+    }
+    try {
+      route.handleUpgrade(req, socket, head, context);
+    } catch (error) {
+      context.log.error({ err: error }, 'WebSocket upgrade failed');
+      socket.destroy();
+    }
+  }
+}

@@ -1,0 +1,75 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface MetricSources {
+  readonly databasePool: () => { maxConnections: number };
+  readonly redisConnected: () => boolean | null;
+}
+
+/** Prometheus metrics of one gateway; each gateway has its own registry. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly #requests: Counter<'route' | 'method' | 'status'>;
+  readonly #durations: Histogram<'route'>;
+  readonly #websockets: Gauge<'path'>;
+
+  constructor(sources: MetricSources) {
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
+    this.#requests = new Counter({
+      name: 'gateway_http_requests_total',
+      help: 'HTTP requests answered, by route, method and status.',
+      labelNames: ['route', 'method', 'status'],
+      registers: [this.registry],
+    });
+    this.#durations = new Histogram({
+      name: 'gateway_http_request_duration_seconds',
+      help: 'Time from request to the end of the response, by route.',
+      labelNames: ['route'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [this.registry],
+    });
+    this.#websockets = new Gauge({
+      name: 'gateway_websocket_connections',
+      help: 'Open WebSocket connections, by path.',
+      labelNames: ['path'],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: 'gateway_db_pool_max_connections',
+      help: 'Size limit of the database connection pool (1 for the embedded database).',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.databasePool().maxConnections);
+      },
+    });
+    new Gauge({
+      name: 'gateway_redis_connected',
+      help: '1 while the Redis pub/sub connection is up, 0 while it is down; absent in the embedded mode.',
+      registers: [this.registry],
+      collect() {
+        const connected = sources.redisConnected();
+        if (connected !== null) this.set(connected ? 1 : 0);
+      },
+    });
+  }
+
+  observeRequest(route: string, method: string, status: number, seconds: number): void {
+    this.#requests.inc({ route, method, status: String(status) });
+    this.#durations.observe({ route }, seconds);
+  }
+
+  websocketOpened(path: string): void {
+    this.#websockets.inc({ path });
+  }
+
+  websocketClosed(path: string): void {
+    this.#websockets.dec({ path });
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
