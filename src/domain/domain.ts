@@ -3,39 +3,89 @@ import type { Db } from '../db/client.ts';
 import { InvalidatingCache } from '../kv/cache.ts';
 import type { Kv } from '../kv/kv.ts';
 import type { Logger } from '../logger.ts';
+import { ApiTokens } from './api-tokens.ts';
 import { Authenticator, type CachedResolution } from './auth.ts';
+import { bootstrap } from './bootstrap.ts';
 import { Passwords, type PasswordHashingOptions } from './passwords.ts';
 import { PermissionCatalog } from './permissions.ts';
+import { Profile } from './profile.ts';
+import { RateLimiter } from './rate-limits.ts';
+import { Sessions } from './sessions.ts';
+import { Settings } from './settings.ts';
+import { Users } from './users.ts';
 
 export interface DomainDeps {
   readonly db: Db;
   readonly kv: Kv;
-  readonly config: Pick<Config, 'permissions' | 'rootPassword'>;
+  readonly config: Pick<Config, 'permissions' | 'rootPassword' | 'smtpUrl'>;
   readonly log: Logger;
   readonly passwordHashing?: PasswordHashingOptions;
 }
+
+const PURGE_INTERVAL_MS = 60 * 60 * 1000;
 
 /** The business rules of the gateway, wired to their stores; transports call nothing else. */
 export class Domain {
   readonly permissions: PermissionCatalog;
   readonly passwords: Passwords;
   readonly auth: Authenticator;
+  readonly limiter: RateLimiter;
+  readonly settings: Settings;
+  readonly users: Users;
+  readonly sessions: Sessions;
+  readonly apiTokens: ApiTokens;
+  readonly profile: Profile;
   readonly #authCache: InvalidatingCache<CachedResolution>;
+  readonly #purge: NodeJS.Timeout;
 
   private constructor(deps: DomainDeps, authCache: InvalidatingCache<CachedResolution>) {
+    const { db, log } = deps;
     this.#authCache = authCache;
     this.permissions = new PermissionCatalog(deps.config.permissions);
     this.passwords = new Passwords(deps.passwordHashing);
-    this.auth = new Authenticator(deps.db, authCache, this.permissions, deps.log);
+    this.auth = new Authenticator(db, authCache, this.permissions, log);
+    const invalidate = (tags: readonly string[]) => this.auth.invalidate(tags);
+    this.limiter = new RateLimiter(deps.kv.counters);
+    this.settings = new Settings(db);
+    this.users = new Users({ db, settings: this.settings, passwords: this.passwords, catalog: this.permissions, invalidate });
+    this.sessions = new Sessions({
+      db,
+      passwords: this.passwords,
+      catalog: this.permissions,
+      limiter: this.limiter,
+      settings: this.settings,
+      invalidate,
+    });
+    this.apiTokens = new ApiTokens({ db, catalog: this.permissions, invalidate });
+    this.profile = new Profile(this.users, this.passwords);
+    this.#purge = setInterval(() => {
+      this.sessions.purgeExpired().catch((err: unknown) => log.warn({ err }, 'could not purge expired sessions'));
+    }, PURGE_INTERVAL_MS);
+    this.#purge.unref();
   }
 
+  /** Wires the domain and makes sure the root user and the settings row exist. */
   static async create(deps: DomainDeps): Promise<Domain> {
     const authCache = new InvalidatingCache<CachedResolution>(deps.kv.pubsub, 'auth-invalidation');
     await authCache.start();
-    return new Domain(deps, authCache);
+    const domain = new Domain(deps, authCache);
+    try {
+      await bootstrap({
+        db: deps.db,
+        passwords: domain.passwords,
+        log: deps.log,
+        rootPassword: deps.config.rootPassword,
+        smtpUrl: deps.config.smtpUrl,
+      });
+    } catch (error) {
+      await domain.close();
+      throw error;
+    }
+    return domain;
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#purge);
     await this.#authCache.close();
   }
 }

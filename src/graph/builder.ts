@@ -56,10 +56,14 @@ export const builder = new SchemaBuilder<{
   },
   errors: {
     defaultTypes: [],
+    // Mutations return their payload type or one of their error types directly: `CreateUserResult`.
+    directResult: true,
+    defaultUnionOptions: { name: ({ fieldName }) => `${fieldName[0]!.toUpperCase()}${fieldName.slice(1)}Result` },
   },
 });
 
 builder.queryType({});
+builder.mutationType({});
 builder.subscriptionType({});
 
 builder.globalConnectionField('totalCount', (t) =>

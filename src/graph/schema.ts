@@ -1,7 +1,13 @@
 import { assertValidSchema, lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { builder } from './builder.ts';
 import './scalars.ts';
+import './errors.ts';
 import './types/server.ts';
+import './types/users.ts';
+import './types/viewer.ts';
+import './types/api-tokens.ts';
+import './types/settings.ts';
+import './types/test-upload.ts';
 
 let schema: GraphQLSchema | undefined;
 

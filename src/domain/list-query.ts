@@ -1,0 +1,19 @@
+export type SortDirection = 'asc' | 'desc';
+
+export interface SortOrder<F extends string> {
+  readonly field: F;
+  readonly direction: SortDirection;
+}
+
+export interface Page {
+  readonly offset: number;
+  /** At most MAX_PAGE_SIZE. */
+  readonly limit: number;
+}
+
+export const MAX_PAGE_SIZE = 100;
+
+/** `%` and `_` match themselves: searches are plain case-insensitive substrings. */
+export function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
+}

@@ -1,0 +1,143 @@
+import { and, desc, eq, gt, lt, sql } from 'drizzle-orm';
+import type { Db } from '../db/client.ts';
+import { actionTokens, sessions, userPasswords, users, type SessionRow } from '../db/schema.ts';
+import { authTags, SESSION_LIFETIME_MS } from './auth.ts';
+import { ForbiddenError, NotAuthenticatedError, NotFoundError } from './errors.ts';
+import type { Passwords } from './passwords.ts';
+import type { PermissionCatalog } from './permissions.ts';
+import { hasAnyPermission, ROOT_USER_ID, type AuthenticatedPrincipal, type Principal, type SessionPrincipal } from './principal.ts';
+import type { RateLimiter } from './rate-limits.ts';
+import type { Settings } from './settings.ts';
+import { issueToken, TokenType } from './tokens.ts';
+
+export interface Credentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+export interface ClientFacts {
+  readonly address: string;
+  readonly userAgent: string | null;
+}
+
+export interface SignInResult {
+  /** The new session token; shown once. */
+  readonly token: string;
+  readonly principal: SessionPrincipal;
+}
+
+export interface SessionsDeps {
+  readonly db: Db;
+  readonly passwords: Passwords;
+  readonly catalog: PermissionCatalog;
+  readonly limiter: RateLimiter;
+  readonly settings: Settings;
+  readonly invalidate: (tags: readonly string[]) => Promise<void>;
+}
+
+/** Sign-in, resume, sign-out. Failed sign-ins look alike (same answer, same time) whatever the reason. */
+export class Sessions {
+  readonly #deps: SessionsDeps;
+
+  constructor(deps: SessionsDeps) {
+    this.#deps = deps;
+  }
+
+  async signIn(credentials: Credentials, requiredPermissions: readonly string[] | null, client: ClientFacts): Promise<SignInResult> {
+    const settings = await this.#deps.settings.read();
+    const window = settings.signinWindowSeconds;
+    const username = credentials.username.toLowerCase();
+    const accountKey = `signin:account:${username}`;
+    await this.#deps.limiter.hit(`signin:ip:${client.address}`, { max: settings.signinIpLimit, windowSeconds: window });
+    await this.#deps.limiter.check(accountKey, { max: settings.signinAccountLimit, windowSeconds: window });
+
+    const [row] = await this.#deps.db
+      .select({ user: users, hash: userPasswords.hash })
+      .from(users)
+      .leftJoin(userPasswords, eq(userPasswords.userId, users.id))
+      .where(eq(users.name, username));
+    const check = await this.#deps.passwords.verify(row?.hash, credentials.password);
+    if (!row || !check.ok || !row.user.enabled) {
+      await this.#deps.limiter.count(accountKey, { max: settings.signinAccountLimit, windowSeconds: window });
+      throw new NotAuthenticatedError();
+    }
+    await this.#deps.limiter.reset(accountKey);
+    if (check.needsRehash) {
+      const hash = await this.#deps.passwords.hash(credentials.password);
+      await this.#deps.db.update(userPasswords).set({ hash, updatedAt: new Date() }).where(eq(userPasswords.userId, row.user.id));
+    }
+
+    const permissions = this.#deps.catalog.forUser(row.user);
+    const expiresAt = new Date(Date.now() + SESSION_LIFETIME_MS);
+    const candidate: SessionPrincipal = {
+      kind: 'session',
+      sessionId: '0',
+      expiresAt,
+      user: row.user,
+      root: row.user.id === ROOT_USER_ID,
+      permissions,
+    };
+    assertAllowedArea(candidate, requiredPermissions);
+
+    const id = await this.#nextSessionId();
+    const { token, secretHash } = issueToken(TokenType.session, id);
+    await this.#deps.db.insert(sessions).values({
+      id,
+      userId: row.user.id,
+      secretHash,
+      expiresAt,
+      remoteAddress: client.address,
+      userAgent: client.userAgent?.slice(0, 512) ?? null,
+    });
+    return { token, principal: { ...candidate, sessionId: id } };
+  }
+
+  /** Signing in with the token already held: how a UI resumes a stored session. */
+  resume(principal: Principal, requiredPermissions: readonly string[] | null): AuthenticatedPrincipal {
+    if (principal.kind === 'guest') throw new NotAuthenticatedError();
+    assertAllowedArea(principal, requiredPermissions);
+    return principal;
+  }
+
+  /** Ends the caller's session; API tokens and guests have none to end. */
+  async signOut(principal: Principal): Promise<string> {
+    if (principal.kind !== 'session') throw new NotFoundError('Not Found');
+    await this.#deps.db.delete(sessions).where(eq(sessions.id, principal.sessionId));
+    await this.#deps.invalidate([authTags.session(principal.sessionId)]);
+    return principal.sessionId;
+  }
+
+  /** A user's live sessions, most recently used first. */
+  async listForUser(userId: string): Promise<SessionRow[]> {
+    return this.#deps.db
+      .select()
+      .from(sessions)
+      .where(and(eq(sessions.userId, userId), gt(sessions.expiresAt, new Date())))
+      .orderBy(desc(sessions.lastUsedAt));
+  }
+
+  /** Removes expired sessions and action tokens; returns how many rows went. */
+  async purgeExpired(now = new Date()): Promise<number> {
+    const expiredSessions = await this.#deps.db.delete(sessions).where(lt(sessions.expiresAt, now)).returning({ id: sessions.id });
+    const expiredTokens = await this.#deps.db
+      .delete(actionTokens)
+      .where(lt(actionTokens.expiresAt, now))
+      .returning({ id: actionTokens.id });
+    return expiredSessions.length + expiredTokens.length;
+  }
+
+  async #nextSessionId(): Promise<string> {
+    const result = await this.#deps.db.execute(sql`select nextval(pg_get_serial_sequence('sessions', 'id'))::text as id`);
+    return rowsOf<{ id: string }>(result)[0]!.id;
+  }
+}
+
+/** `signin_permissions`: null or empty means no requirement; otherwise any one of them must match. */
+function assertAllowedArea(principal: AuthenticatedPrincipal, required: readonly string[] | null): void {
+  if (required && required.length > 0 && !hasAnyPermission(principal, required)) throw new ForbiddenError();
+}
+
+/** postgres.js returns the rows themselves, PGlite an object holding them. */
+export function rowsOf<T>(result: unknown): T[] {
+  return Array.isArray(result) ? (result as T[]) : ((result as { rows: T[] }).rows ?? []);
+}
