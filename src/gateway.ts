@@ -13,6 +13,12 @@ import { GraphqlWsEndpoint } from './server/graphql-ws.ts';
 import { healthzRoute, metricsRoute, readyzRoute } from './server/health.ts';
 import { GatewayHttpServer, type Route, type UpgradeRoute } from './server/http-server.ts';
 import { Metrics } from './server/metrics.ts';
+import { Dispatcher } from './rpc-facade/dispatcher.ts';
+import { V1Events } from './rpc-facade/events.ts';
+import { isV1Path, V1HttpEndpoint } from './rpc-facade/http-transport.ts';
+import { MethodTable } from './rpc-facade/method-table.ts';
+import { V1_METHODS } from './rpc-facade/methods/index.ts';
+import { V1WebSocketEndpoint } from './rpc-facade/ws-transport.ts';
 
 export interface GatewayOptions {
   readonly config: Config;
@@ -31,6 +37,8 @@ export interface Gateway {
   readonly database: Database;
   readonly kv: Kv;
   readonly domain: Domain;
+  /** Server events for v1 WebSocket clients (fanned out to every node). */
+  readonly v1Events: V1Events;
   /** Stops within `timeoutMs`: no new connections, in-flight requests finish, sockets close, stores close. */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -95,6 +103,21 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const yoga = createGraphqlYoga(graphqlOptions);
     const graphqlWs = new GraphqlWsEndpoint({ yoga, domain, watch, log, metrics });
 
+    const dispatcher = new Dispatcher({ table: new MethodTable(schema, V1_METHODS), domain });
+    const v1Events = new V1Events(kv.pubsub);
+    await v1Events.start();
+    closers.push(() => v1Events.close());
+    const v1Http = new V1HttpEndpoint({ dispatcher, domain });
+    const v1Ws = new V1WebSocketEndpoint({
+      dispatcher,
+      domain,
+      watch,
+      events: v1Events,
+      log,
+      onOpen: () => metrics.websocketOpened('/api/'),
+      onClose: () => metrics.websocketClosed('/api/'),
+    });
+
     // `server` is declared below; the closure only runs once it exists.
     const sources = { database, kv, metrics, closing: (): boolean => server.closing };
     const exact = new Map<string, Route>([
@@ -103,11 +126,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       ['/readyz', readyzRoute(sources)],
       ['/metrics', metricsRoute(sources)],
     ]);
-    const upgrades = new Map<string, UpgradeRoute>([['/graphql', graphqlWs]]);
+    const upgrades = new Map<string, UpgradeRoute>([
+      ['/graphql', graphqlWs],
+      ['/api', v1Ws],
+      ['/api/', v1Ws],
+    ]);
     const server = new GatewayHttpServer({
       log,
       metrics,
-      route: (pathname) => exact.get(pathname),
+      route: (pathname) => exact.get(pathname) ?? (isV1Path(pathname) ? v1Http : undefined),
       upgradeRoute: (pathname) => upgrades.get(pathname),
     });
     const address = await server.listen(config.port, config.host);
@@ -122,10 +149,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       database,
       kv,
       domain,
+      v1Events,
       close(timeoutMs = 10_000) {
         closing ??= (async () => {
           const deadline = Date.now() + timeoutMs - 1000;
-          await graphqlWs.close();
+          await Promise.all([graphqlWs.close(), v1Ws.close()]);
           await server.close(deadline);
           await closeAll();
           log.info('gateway stopped');

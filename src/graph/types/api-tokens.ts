@@ -2,6 +2,7 @@ import type { ApiTokenSortField } from '../../domain/api-tokens.ts';
 import type { ApiTokenRow } from '../../db/schema.ts';
 import { NotFoundError, ValidationError } from '../../domain/errors.ts';
 import { builder } from '../builder.ts';
+import { UserRef } from './users.ts';
 import { offsetConnection } from '../connections.ts';
 import { actorOf, OrderDirection, permissionMapOf, PermissionInput, PermissionStateRef, sortOrders } from './common.ts';
 
@@ -10,6 +11,11 @@ export const ApiTokenRef = builder.objectRef<ApiTokenRow>('ApiToken').implement(
   fields: (t) => ({
     id: t.exposeID('id'),
     userId: t.exposeID('userId'),
+    user: t.field({
+      type: UserRef,
+      description: 'The owner (always the viewer: tokens are visible to their owner only).',
+      resolve: (_token, _args, context) => actorOf(context).user,
+    }),
     name: t.exposeString('name'),
     enabled: t.exposeBoolean('enabled'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),

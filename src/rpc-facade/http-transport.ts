@@ -1,0 +1,198 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Domain } from '../domain/domain.ts';
+import { bearerToken } from '../domain/tokens.ts';
+import { readBody } from '../server/body.ts';
+import { HttpError } from '../server/http-error.ts';
+import type { RequestContext, Route } from '../server/http-server.ts';
+import type { Dispatcher } from './dispatcher.ts';
+import { envelope, failure, httpStatusOf, ok, RpcCode, type V1Result } from './result.ts';
+import { receiveUpload, uploadArgs, UploadError } from './upload.ts';
+
+export const V1_BODY_LIMIT = 4 * 1024 * 1024;
+
+/** What a request path addresses: a method, the envelope endpoint (`/api/`), a built-in, or nothing. */
+export type V1Target =
+  | { readonly kind: 'method'; readonly id: string }
+  | { readonly kind: 'envelope' }
+  | { readonly kind: 'builtin'; readonly name: string }
+  | { readonly kind: 'none' };
+
+const BUILTINS = new Set(['/publish', '/subscribe', '/unsubscribe', '/ping', '/healthcheck']);
+
+/**
+ * Maps `/api/v1/x/y`, `/api//v1/x/y` (old browser uploads) and `/v1/x/y` to the method id
+ * `/v1/x/y`. Dot segments never address a method.
+ */
+export function v1Target(pathname: string): V1Target {
+  let path = pathname.replace(/\/{2,}/g, '/');
+  if (path === '/api' || path.startsWith('/api/')) path = path.slice(4);
+  if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+  if (path === '' || path === '/') return { kind: 'envelope' };
+  if (BUILTINS.has(path)) return { kind: 'builtin', name: path };
+  if (!path.startsWith('/v') || path.split('/').some((segment) => segment === '.' || segment === '..')) return { kind: 'none' };
+  return { kind: 'method', id: path };
+}
+
+export function isV1Path(pathname: string): boolean {
+  const path = pathname.replace(/\/{2,}/g, '/');
+  return path === '/api' || path.startsWith('/api/') || path.startsWith('/v1/');
+}
+
+const CORS_HEADERS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'GET, POST, OPTIONS',
+  'access-control-allow-headers': 'Authorization, Content-Type, X-API-Void-Call, API-Call-Void',
+  'access-control-max-age': '86400',
+};
+
+interface Envelope {
+  readonly method: string;
+  readonly args: unknown[];
+  /** Absent for notifications (void calls). */
+  readonly id?: string | number | null;
+}
+
+/** The JSON-RPC envelope of a body, or null when the body is plain positional arguments. */
+function asEnvelope(body: unknown): Envelope | null {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return null;
+  const candidate = body as { jsonrpc?: unknown; method?: unknown; params?: unknown; id?: unknown };
+  if (typeof candidate.method !== 'string' && candidate.jsonrpc === undefined) return null;
+  const params = candidate.params;
+  const args = params === undefined ? [] : Array.isArray(params) ? params : [params];
+  const id = typeof candidate.id === 'string' || typeof candidate.id === 'number' || candidate.id === null ? candidate.id : undefined;
+  return { method: typeof candidate.method === 'string' ? candidate.method : '', args, ...('id' in candidate ? { id } : {}) };
+}
+
+/**
+ * v1 over HTTP: POST with a JSON array (or a JSON-RPC envelope, or multipart for uploads), GET
+ * without a body; the answer is always a JSON-RPC 2.0 envelope with `Content-Type: application/json`,
+ * and the status line never carries 204.
+ */
+export class V1HttpEndpoint implements Route {
+  readonly name = 'api';
+  readonly #dispatcher: Dispatcher;
+  readonly #domain: Domain;
+  readonly #bodyLimit: number;
+
+  constructor(options: { dispatcher: Dispatcher; domain: Domain; bodyLimit?: number }) {
+    this.#dispatcher = options.dispatcher;
+    this.#domain = options.domain;
+    this.#bodyLimit = options.bodyLimit ?? V1_BODY_LIMIT;
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, context: RequestContext): Promise<void> {
+    const method = req.method ?? 'GET';
+    if (method === 'OPTIONS') {
+      res.writeHead(200, { ...CORS_HEADERS, 'content-length': '0' });
+      res.end();
+      return;
+    }
+    const target = v1Target(pathOnly(req.url));
+    if (method !== 'GET' && method !== 'POST' && method !== 'HEAD') {
+      req.resume();
+      return send(res, failure(RpcCode.httpMethodNotAllowed));
+    }
+    const contentType = (req.headers['content-type'] ?? '').toLowerCase();
+    if (/^multipart\/form-data/.test(contentType)) return this.#upload(req, res, context, target);
+    if (contentType !== '' && !/^application\/json\b/.test(contentType)) {
+      req.resume();
+      return send(res, failure(RpcCode.unsupportedContentType));
+    }
+
+    let args: unknown[] = [];
+    let methodId = target.kind === 'method' ? target.id : target.kind === 'builtin' ? target.name : null;
+    let id: string | number | null | undefined;
+    let isVoid = voidHeader(req);
+    if (method === 'POST') {
+      let body: Buffer;
+      try {
+        body = await readBody(req, this.#bodyLimit);
+      } catch (error) {
+        if (error instanceof HttpError && error.status === 413) {
+          return send(res, failure(413, 'Request body is too large'), undefined, { connection: 'close' });
+        }
+        throw error;
+      }
+      if (body.length > 0) {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(body.toString('utf8'));
+        } catch {
+          return send(res, failure(RpcCode.decodeError));
+        }
+        const rpc = asEnvelope(parsed);
+        if (rpc) {
+          methodId = rpc.method;
+          args = rpc.args;
+          id = rpc.id;
+          isVoid ||= !('id' in rpc);
+        } else {
+          args = Array.isArray(parsed) ? parsed : [parsed];
+        }
+      }
+    }
+    if (methodId === null || methodId === '') return send(res, failure(RpcCode.methodNotFound), id);
+    const principal = await this.#domain.auth.resolve(bearerToken(req.headers.authorization));
+    let result: V1Result;
+    if (BUILTINS.has(methodId)) {
+      // Events are WebSocket business; over HTTP they are accepted and dropped, as the original server did.
+      result = ok();
+    } else {
+      const call = { principal, client: context.client, requestId: context.requestId, log: context.log, transport: 'http' as const };
+      result = await this.#dispatcher.call(normalizeMethodId(methodId), args, call);
+    }
+    send(res, isVoid ? ok() : result, id);
+  }
+
+  async #upload(req: IncomingMessage, res: ServerResponse, context: RequestContext, target: V1Target): Promise<void> {
+    const compiled = target.kind === 'method' ? this.#dispatcher.lookup(target.id) : undefined;
+    const principal = await this.#domain.auth.resolve(bearerToken(req.headers.authorization));
+    const call = { principal, client: context.client, requestId: context.requestId, log: context.log, transport: 'http' as const, upload: true };
+    // Unknown method, permission or "not an upload method" are answered before reading the body.
+    if (!compiled?.method.upload) {
+      req.resume();
+      const result = await this.#dispatcher.call(target.kind === 'method' ? target.id : '', [], call);
+      return send(res, result, undefined, { connection: 'close' });
+    }
+    let received;
+    try {
+      received = await receiveUpload(req, compiled.method.upload.maxBytes);
+    } catch (error) {
+      if (error instanceof UploadError) return send(res, failure(error.code), undefined, { connection: 'close' });
+      throw error;
+    }
+    try {
+      const result = await this.#dispatcher.call(compiled.method.id, uploadArgs(received.parts, compiled.method.params), call);
+      send(res, result);
+    } finally {
+      await received.cleanup();
+    }
+  }
+}
+
+function normalizeMethodId(id: string): string {
+  const collapsed = id.replace(/\/{2,}/g, '/');
+  return collapsed.startsWith('/') ? collapsed : `/v1/${collapsed}`;
+}
+
+function voidHeader(req: IncomingMessage): boolean {
+  const value = req.headers['x-api-void-call'] ?? req.headers['api-call-void'];
+  return value === 'true' || value === '1';
+}
+
+function pathOnly(url: string | undefined): string {
+  if (!url) return '/';
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
+function send(res: ServerResponse, result: V1Result, id?: string | number | null, headers: Record<string, string> = {}): void {
+  const body = envelope(result, id);
+  res.writeHead(httpStatusOf(result.status), {
+    ...headers,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'access-control-allow-origin': '*',
+  });
+  res.end(body);
+}

@@ -1,0 +1,17 @@
+import type { V1Method } from '../method.ts';
+import { adminSettingsMethods } from './admin-settings.ts';
+import { adminUsersMethods } from './admin-users.ts';
+import { apiTokensMethods } from './api-tokens.ts';
+import { profileMethods } from './profile.ts';
+import { sessionMethods } from './session.ts';
+import { testMethods } from './test.ts';
+
+/** Every v1 method the gateway serves: the one source of ids, permissions, parameters and mappings. */
+export const V1_METHODS: readonly V1Method[] = [
+  ...adminSettingsMethods,
+  ...adminUsersMethods,
+  ...apiTokensMethods,
+  ...profileMethods,
+  ...sessionMethods,
+  ...testMethods,
+];

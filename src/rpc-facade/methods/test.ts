@@ -1,0 +1,29 @@
+import { ok } from '../result.ts';
+import type { V1Method } from '../method.ts';
+
+export const UPLOAD_MAX_BYTES = 10 * 1024 * 1024;
+
+export const testMethods: V1Method[] = [
+  {
+    id: '/v1/test/test',
+    permission: '*',
+    title: 'Test',
+    params: [{ name: 'args', required: false, schema: { type: 'string' } }],
+    document: 'query TestTest { serverTime }',
+    plan: () => ({ variables: {} }),
+    result: (data) => ok(data.serverTime),
+  },
+  {
+    id: '/v1/test/upload',
+    permission: '*',
+    title: 'Test upload',
+    params: [
+      { name: 'file', required: false, schema: { type: 'object' }, description: `Maximum file size: ${UPLOAD_MAX_BYTES} bytes.` },
+      { name: 'data', required: false, schema: { type: ['string', 'object'] } },
+    ],
+    upload: { maxBytes: UPLOAD_MAX_BYTES },
+    document: 'mutation TestUpload($file: File, $data: JSON) { testUpload(file: $file, data: $data) { data } }',
+    plan: ([file, data]) => ({ variables: { file: file ?? null, data: data ?? null } }),
+    result: (data) => ok((data.testUpload as { data: unknown }).data),
+  },
+];
