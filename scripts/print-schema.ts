@@ -1,7 +1,14 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { schemaSdl } from '../src/graph/schema.ts';
+import { buildSchema, schemaSdl } from '../src/graph/schema.ts';
+import { v1Catalogue } from '../src/rpc-facade/catalogue.ts';
 
-const target = path.resolve('schema/schema.graphql');
-writeFileSync(target, schemaSdl());
-console.log(`wrote ${path.relative(process.cwd(), target)}`);
+/** Writes the published contracts: the GraphQL SDL and the v1 method catalogue. */
+const contracts: [string, string][] = [
+  ['schema/schema.graphql', schemaSdl()],
+  ['schema/v1-methods.json', v1Catalogue(buildSchema())],
+];
+for (const [file, content] of contracts) {
+  writeFileSync(path.resolve(file), content);
+  console.log(`wrote ${file}`);
+}

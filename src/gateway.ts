@@ -29,6 +29,8 @@ export interface GatewayOptions {
   readonly keyPrefix?: string;
   /** The in-process bus shared by embedded gateways of one process. */
   readonly hub?: MemoryHub;
+  /** How often v1 WebSockets are pinged (default 30 s). */
+  readonly v1PingIntervalMs?: number;
 }
 
 export interface Gateway {
@@ -114,6 +116,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       watch,
       events: v1Events,
       log,
+      pingIntervalMs: options.v1PingIntervalMs,
       onOpen: () => metrics.websocketOpened('/api/'),
       onClose: () => metrics.websocketClosed('/api/'),
     });

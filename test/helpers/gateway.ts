@@ -51,6 +51,8 @@ export interface TestGatewayOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Start a second node on the same database and Redis (or in-process bus) as this gateway. */
   readonly shareWith?: TestGateway;
+  /** How often v1 WebSockets are pinged. */
+  readonly v1PingIntervalMs?: number;
 }
 
 async function createBacking(mode: Mode): Promise<Backing> {
@@ -96,7 +98,14 @@ export async function startTestGateway(mode: Mode, options: TestGatewayOptions =
   const { log, flush } = createLogger(config.logLevel);
   let gateway: Gateway;
   try {
-    gateway = await startGateway({ config, log, pglite: backing.pglite, hub: backing.hub, keyPrefix: backing.keyPrefix });
+    gateway = await startGateway({
+      config,
+      log,
+      pglite: backing.pglite,
+      hub: backing.hub,
+      keyPrefix: backing.keyPrefix,
+      v1PingIntervalMs: options.v1PingIntervalMs,
+    });
   } catch (error) {
     if (--backing.users === 0) await backing.release();
     throw error;
