@@ -50,6 +50,13 @@ const envSchema = z
     HOST: optionalText.transform((value) => value ?? '127.0.0.1'),
     DATABASE_URL: optionalUrl(['postgres:', 'postgresql:'], 'postgres://user@127.0.0.1:5432/gateway'),
     REDIS_URL: optionalUrl(['redis:', 'rediss:'], 'redis://127.0.0.1:6379/0'),
+    REDIS_PREFIX: optionalText.transform((value, ctx) => {
+      const prefix = value ?? 'gateway:';
+      if (!/^[\w:.{}-]{1,64}$/.test(prefix)) {
+        ctx.addIssue({ code: 'custom', message: 'must be 1 to 64 characters of letters, digits and "_:.{}-"' });
+      }
+      return prefix;
+    }),
     DATA_DIR: optionalText.transform((value) => value ?? './data'),
     ROOT_PASSWORD: optionalText.superRefine((value, ctx) => {
       if (value !== undefined && (value.length < 8 || value.length > 1024)) {
@@ -95,6 +102,8 @@ export interface Config {
   readonly host: string;
   readonly databaseUrl: string | undefined;
   readonly redisUrl: string | undefined;
+  /** Prefix of every Redis key and channel, so deployments sharing a Redis never meet. */
+  readonly redisPrefix: string;
   readonly dataDir: string;
   readonly rootPassword: string | undefined;
   readonly smtpUrl: string | undefined;
@@ -128,6 +137,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       host: e.HOST,
       databaseUrl: e.DATABASE_URL,
       redisUrl: e.REDIS_URL,
+      redisPrefix: e.REDIS_PREFIX,
       dataDir: e.DATA_DIR,
       rootPassword: e.ROOT_PASSWORD,
       smtpUrl: e.SMTP_URL,

@@ -25,7 +25,7 @@ export interface GatewayOptions {
   readonly log: Logger;
   /** An already open embedded database to use instead of the one under DATA_DIR (tests clone one). */
   readonly pglite?: PGlite;
-  /** Prefix of every Redis key and channel of this gateway. */
+  /** Prefix of every Redis key and channel of this gateway (default: REDIS_PREFIX). */
   readonly keyPrefix?: string;
   /** The in-process bus shared by embedded gateways of one process. */
   readonly hub?: MemoryHub;
@@ -73,7 +73,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     let lastRedisError = 0;
     const kv = await openKv({
       redisUrl: config.redisUrl,
-      keyPrefix: options.keyPrefix ?? 'gateway:',
+      keyPrefix: options.keyPrefix ?? config.redisPrefix,
       hub: options.hub,
       onRedisError: (err) => {
         // ioredis repeats the same error on every retry; one line every 10 s is enough.
