@@ -1,7 +1,6 @@
 import { Redis } from 'ioredis';
 import { withTimeout } from '../with-timeout.ts';
 import type { Counters } from './counters.ts';
-import { MemoryCounters } from './memory-counters.ts';
 import { MemoryHub, MemoryPubSub } from './memory-pubsub.ts';
 import type { PubSub } from './pubsub.ts';
 import { RedisCounters } from './redis-counters.ts';
@@ -41,16 +40,14 @@ export async function openKv(options: KvOptions): Promise<Kv> {
 
 function openMemoryKv(hub: MemoryHub): Kv {
   const pubsub = new MemoryPubSub(hub);
-  const counters = new MemoryCounters();
   return {
     kind: 'memory',
     location: 'in-process',
     pubsub,
-    counters,
+    counters: hub.counters,
     ping: async () => {},
     async close() {
       await pubsub.close();
-      counters.close();
     },
   };
 }

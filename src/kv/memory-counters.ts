@@ -8,11 +8,12 @@ interface Slot {
 /** Counters in this process only; expired slots are dropped lazily and by a periodic sweep. */
 export class MemoryCounters implements Counters {
   readonly #slots = new Map<string, Slot>();
-  readonly #sweeper: NodeJS.Timeout;
+  readonly #sweepIntervalMs: number;
+  // Runs only while there are slots, so counters nobody closes (a hub's) leave no timer behind.
+  #sweeper: NodeJS.Timeout | undefined;
 
   constructor(sweepIntervalMs = 60_000) {
-    this.#sweeper = setInterval(() => this.#sweep(), sweepIntervalMs);
-    this.#sweeper.unref();
+    this.#sweepIntervalMs = sweepIntervalMs;
   }
 
   async increment(key: string, windowMs: number, by = 1): Promise<CounterState> {
@@ -23,7 +24,10 @@ export class MemoryCounters implements Counters {
   incrementNow(key: string, windowMs: number, by = 1): CounterState {
     const now = Date.now();
     let slot = this.#live(key, now);
-    if (!slot) this.#slots.set(key, (slot = { count: 0, expiresAt: now + windowMs }));
+    if (!slot) {
+      this.#slots.set(key, (slot = { count: 0, expiresAt: now + windowMs }));
+      this.#startSweeping();
+    }
     slot.count += by;
     return { count: slot.count, resetInMs: slot.expiresAt - now };
   }
@@ -39,7 +43,7 @@ export class MemoryCounters implements Counters {
   }
 
   close(): void {
-    clearInterval(this.#sweeper);
+    this.#stopSweeping();
     this.#slots.clear();
   }
 
@@ -55,5 +59,17 @@ export class MemoryCounters implements Counters {
   #sweep(): void {
     const now = Date.now();
     for (const [key, slot] of this.#slots) if (slot.expiresAt <= now) this.#slots.delete(key);
+    if (this.#slots.size === 0) this.#stopSweeping();
+  }
+
+  #startSweeping(): void {
+    if (this.#sweeper) return;
+    this.#sweeper = setInterval(() => this.#sweep(), this.#sweepIntervalMs);
+    this.#sweeper.unref();
+  }
+
+  #stopSweeping(): void {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
   }
 }

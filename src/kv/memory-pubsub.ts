@@ -1,7 +1,13 @@
+import { MemoryCounters } from './memory-counters.ts';
 import type { MessageListener, PubSub, Unsubscribe } from './pubsub.ts';
 
-/** The in-process bus that memory pub/sub instances share (one per process in the embedded mode). */
+/**
+ * The in-process stand-in for one Redis (one per process in the embedded mode): the bus memory
+ * pub/sub instances share, and the counters of the nodes on it.
+ */
 export class MemoryHub {
+  /** Shared like counters in Redis: a node closing leaves them to the others. */
+  readonly counters = new MemoryCounters();
   readonly #channels = new Map<string, Set<MessageListener>>();
 
   deliver(channel: string, payload: string): void {

@@ -3,13 +3,16 @@ import type { MessageListener, PubSub, Unsubscribe } from './pubsub.ts';
 
 /**
  * Pub/sub over Redis: one subscriber connection per node, channels namespaced by the key prefix.
- * ioredis re-subscribes by itself after a reconnect; `connected` is false in between.
+ * ioredis re-subscribes by itself after a reconnect; `connected` is false in between, and turns
+ * true only once Redis has confirmed the subscriptions (until then messages would still be lost).
  */
 export class RedisPubSub implements PubSub {
   readonly #publisher: Redis;
   readonly #subscriber: Redis;
   readonly #prefix: string;
   readonly #listeners = new Map<string, Set<MessageListener>>();
+  /** Redis's confirmation of each channel's SUBSCRIBE, which every subscriber of the channel waits for. */
+  readonly #subscribed = new Map<string, Promise<unknown>>();
   readonly #statusListeners = new Set<(connected: boolean) => void>();
   #connected: boolean;
 
@@ -19,7 +22,7 @@ export class RedisPubSub implements PubSub {
     this.#prefix = prefix;
     this.#connected = subscriber.status === 'ready';
     subscriber.on('message', (channel: string, payload: string) => this.#dispatch(channel, payload));
-    subscriber.on('ready', () => this.#setConnected(true));
+    subscriber.on('ready', () => void this.#confirmSubscriptions());
     subscriber.on('close', () => this.#setConnected(false));
   }
 
@@ -36,13 +39,19 @@ export class RedisPubSub implements PubSub {
     let listeners = this.#listeners.get(name);
     if (!listeners) {
       this.#listeners.set(name, (listeners = new Set()));
-      await this.#subscriber.subscribe(name);
+      this.#subscribed.set(name, this.#subscriber.subscribe(name));
+    }
+    try {
+      await this.#subscribed.get(name);
+    } catch (error) {
+      if (listeners.size === 0 && this.#listeners.get(name) === listeners) this.#forget(name);
+      throw error;
     }
     listeners.add(listener);
     return async () => {
       const current = this.#listeners.get(name);
       if (!current?.delete(listener) || current.size > 0) return;
-      this.#listeners.delete(name);
+      this.#forget(name);
       if (this.#subscriber.status === 'ready') await this.#subscriber.unsubscribe(name);
     };
   }
@@ -54,7 +63,13 @@ export class RedisPubSub implements PubSub {
 
   async close(): Promise<void> {
     this.#listeners.clear();
+    this.#subscribed.clear();
     this.#statusListeners.clear();
+  }
+
+  #forget(name: string): void {
+    this.#listeners.delete(name);
+    this.#subscribed.delete(name);
   }
 
   #dispatch(channel: string, payload: string): void {
@@ -67,6 +82,17 @@ export class RedisPubSub implements PubSub {
       return;
     }
     for (const listener of [...listeners]) listener(message);
+  }
+
+  /** Runs after ioredis has re-sent its subscriptions; the reply to this one comes after theirs. */
+  async #confirmSubscriptions(): Promise<void> {
+    const channels = [...this.#listeners.keys()];
+    try {
+      if (channels.length > 0) await this.#subscriber.subscribe(...channels);
+    } catch {
+      return; // the connection dropped again; the next 'ready' tries again
+    }
+    if (this.#subscriber.status === 'ready') this.#setConnected(true);
   }
 
   #setConnected(connected: boolean): void {

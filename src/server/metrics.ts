@@ -41,15 +41,17 @@ export class Metrics {
         this.set(sources.databasePool().maxConnections);
       },
     });
-    new Gauge({
-      name: 'gateway_redis_connected',
-      help: '1 while the Redis pub/sub connection is up, 0 while it is down; absent in the embedded mode.',
-      registers: [this.registry],
-      collect() {
-        const connected = sources.redisConnected();
-        if (connected !== null) this.set(connected ? 1 : 0);
-      },
-    });
+    // A gauge without labels always has a value (0 by default), so "absent" means not registered.
+    if (sources.redisConnected() !== null) {
+      new Gauge({
+        name: 'gateway_redis_connected',
+        help: '1 while the Redis pub/sub connection is up, 0 while it is down; absent in the embedded mode.',
+        registers: [this.registry],
+        collect() {
+          this.set(sources.redisConnected() ? 1 : 0);
+        },
+      });
+    }
   }
 
   observeRequest(route: string, method: string, status: number, seconds: number): void {
