@@ -1,5 +1,5 @@
 import { loadConfig } from './config.ts';
-import { startGateway, type Gateway } from './gateway.ts';
+import type { Gateway } from './gateway.ts';
 import { createLogger } from './logger.ts';
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -15,6 +15,8 @@ async function main(): Promise<void> {
 
   let gateway: Gateway;
   try {
+    // Loaded only now, so a configuration error is reported without loading the whole gateway first.
+    const { startGateway } = await import('./gateway.ts');
     gateway = await startGateway({ config, log });
   } catch (error) {
     log.fatal({ reason: (error as Error).message }, 'gateway could not start');
