@@ -1,8 +1,9 @@
+import { contextCacheSymbol } from '@pothos/core';
 import type { Logger } from '../logger.ts';
 import type { Domain } from '../domain/domain.ts';
 import type { Principal } from '../domain/principal.ts';
 
-/** Everything a resolver may use; built once per HTTP request or per graphql-ws connection. */
+/** Everything a resolver may use; built once per HTTP request, v1 call or graphql-ws operation. */
 export interface GraphContext {
   readonly principal: Principal;
   readonly domain: Domain;
@@ -14,4 +15,34 @@ export interface GraphContext {
 export interface ClientInfo {
   readonly address: string;
   readonly userAgent: string | null;
+}
+
+export interface GraphContextInit {
+  readonly principal: Principal;
+  readonly domain: Domain;
+  readonly requestId: string;
+  /** Called the first time a resolver logs, so requests that log nothing create no child logger. */
+  readonly log: () => Logger;
+  readonly client: ClientInfo;
+}
+
+/**
+ * A resolver context. Pothos keeps its per-request caches (the scope-auth decisions) under the
+ * context's cache key; keying them by the principal instead of the request lets every request of
+ * the same (cached) principal reuse them, because those decisions depend on the principal alone.
+ * A new principal object (after any invalidation) starts with fresh caches.
+ */
+export function graphContext(init: GraphContextInit): GraphContext {
+  let log: Logger | undefined;
+  return {
+    principal: init.principal,
+    domain: init.domain,
+    requestId: init.requestId,
+    client: init.client,
+    get log() {
+      log ??= init.log();
+      return log;
+    },
+    [contextCacheSymbol]: init.principal,
+  } as GraphContext;
 }

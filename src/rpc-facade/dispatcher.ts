@@ -1,7 +1,7 @@
 import type { ExecutionResult, GraphQLError } from 'graphql';
 import type { Domain } from '../domain/domain.ts';
 import { hasPermission, type Principal } from '../domain/principal.ts';
-import type { ClientInfo, GraphContext } from '../graph/context.ts';
+import { graphContext, type ClientInfo } from '../graph/context.ts';
 import { formatExecutionResult } from '../graph/error-policy.ts';
 import type { Logger } from '../logger.ts';
 import { isPlan, type CallContext, type Plan } from './method.ts';
@@ -40,7 +40,8 @@ export class Dispatcher {
   readonly #table: MethodTable;
   readonly #domain: Domain;
   readonly #activeLimit: number;
-  readonly #active = new Map<string, number>();
+  /** Calls in flight per method, by principal (user id, or client address for guests). */
+  readonly #active = new Map<string, Map<string, number>>();
 
   constructor(options: DispatcherOptions) {
     this.#table = options.table;
@@ -64,40 +65,37 @@ export class Dispatcher {
     const invalid = compiled.validateParams(args);
     if (invalid !== null) return failure(RpcCode.invalidParams, invalid);
 
-    const key = `${limitKey(call)} ${method.id}`;
-    const active = this.#active.get(key) ?? 0;
+    let byPrincipal = this.#active.get(method.id);
+    if (!byPrincipal) this.#active.set(method.id, (byPrincipal = new Map()));
+    const key = call.principal.kind === 'guest' ? call.client.address : call.principal.user.id;
+    const active = byPrincipal.get(key) ?? 0;
     if (active >= this.#activeLimit) return failure(RpcCode.tooManyRequests);
-    this.#active.set(key, active + 1);
+    byPrincipal.set(key, active + 1);
     try {
       return await this.#run(compiled, args, call);
     } catch (err) {
       call.log.error({ err, method: method.id }, 'v1 call failed');
       return INTERNAL_ERROR;
     } finally {
-      const left = this.#active.get(key)! - 1;
-      if (left === 0) this.#active.delete(key);
-      else this.#active.set(key, left);
+      const left = byPrincipal.get(key)! - 1;
+      if (left === 0) byPrincipal.delete(key);
+      else byPrincipal.set(key, left);
     }
   }
 
   async #run(compiled: CompiledMethod, args: unknown[], call: Call): Promise<V1Result> {
-    const context: CallContext = call;
-    const planned = compiled.method.plan(args, context);
+    const planned = compiled.method.plan(args, call);
     if (!isPlan(planned)) return planned;
-    const graphContext: GraphContext = {
+    const context = graphContext({
       principal: call.principal,
       domain: this.#domain,
       requestId: call.requestId,
-      log: call.log,
+      log: () => call.log,
       client: call.client,
-    };
-    const result = formatExecutionResult(await compiled.execute(planned, graphContext), call.log);
-    return toV1Result(compiled, planned, result, context);
+    });
+    const result = formatExecutionResult(await compiled.execute(planned, context), call.log);
+    return toV1Result(compiled, planned, result, call);
   }
-}
-
-function limitKey(call: Call): string {
-  return call.principal.kind === 'guest' ? `ip:${call.client.address}` : `user:${call.principal.user.id}`;
 }
 
 interface TypedError {

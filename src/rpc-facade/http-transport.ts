@@ -1,14 +1,28 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Domain } from '../domain/domain.ts';
 import { bearerToken } from '../domain/tokens.ts';
-import { readBody } from '../server/body.ts';
-import { HttpError } from '../server/http-error.ts';
-import type { RequestContext, Route } from '../server/http-server.ts';
-import type { Dispatcher } from './dispatcher.ts';
+import { readBody } from '../http/body.ts';
+import { HttpError } from '../http/http-error.ts';
+import { pathOf } from '../http/url-path.ts';
+import type { Principal } from '../domain/principal.ts';
+import type { ClientInfo } from '../graph/context.ts';
+import type { Logger } from '../logger.ts';
+import type { Call, Dispatcher } from './dispatcher.ts';
 import { envelope, failure, httpStatusOf, ok, RpcCode, type V1Result } from './result.ts';
 import { receiveUpload, uploadArgs, UploadError } from './upload.ts';
 
 export const V1_BODY_LIMIT = 4 * 1024 * 1024;
+
+/** What the server knows of a request before the facade sees it. */
+export interface RequestInfo {
+  readonly requestId: string;
+  readonly client: ClientInfo;
+  /** A logger bound to the request id (created on first use). */
+  readonly log: Logger;
+}
+
+/** JSON is UTF-8: malformed bytes are a decoding error (-32807), not U+FFFD in someone's password. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /** What a request path addresses: a method, the envelope endpoint (`/api/`), a built-in, or nothing. */
 export type V1Target =
@@ -68,7 +82,7 @@ function asEnvelope(body: unknown): Envelope | null {
  * without a body; the answer is always a JSON-RPC 2.0 envelope with `Content-Type: application/json`,
  * and the status line never carries 204.
  */
-export class V1HttpEndpoint implements Route {
+export class V1HttpEndpoint {
   readonly name = 'api';
   readonly #dispatcher: Dispatcher;
   readonly #domain: Domain;
@@ -80,14 +94,14 @@ export class V1HttpEndpoint implements Route {
     this.#bodyLimit = options.bodyLimit ?? V1_BODY_LIMIT;
   }
 
-  async handle(req: IncomingMessage, res: ServerResponse, context: RequestContext): Promise<void> {
+  async handle(req: IncomingMessage, res: ServerResponse, context: RequestInfo): Promise<void> {
     const method = req.method ?? 'GET';
     if (method === 'OPTIONS') {
       res.writeHead(200, { ...CORS_HEADERS, 'content-length': '0' });
       res.end();
       return;
     }
-    const target = v1Target(pathOnly(req.url));
+    const target = v1Target(pathOf(req.url));
     if (method !== 'GET' && method !== 'POST' && method !== 'HEAD') {
       req.resume();
       return send(res, failure(RpcCode.httpMethodNotAllowed));
@@ -116,7 +130,7 @@ export class V1HttpEndpoint implements Route {
       if (body.length > 0) {
         let parsed: unknown;
         try {
-          parsed = JSON.parse(body.toString('utf8'));
+          parsed = JSON.parse(UTF8.decode(body));
         } catch {
           return send(res, failure(RpcCode.decodeError));
         }
@@ -138,16 +152,15 @@ export class V1HttpEndpoint implements Route {
       // Events are WebSocket business; over HTTP they are accepted and dropped, as the original server did.
       result = ok();
     } else {
-      const call = { principal, client: context.client, requestId: context.requestId, log: context.log, transport: 'http' as const };
-      result = await this.#dispatcher.call(normalizeMethodId(methodId), args, call);
+      result = await this.#dispatcher.call(normalizeMethodId(methodId), args, callOf(principal, context, false));
     }
     send(res, isVoid ? ok() : result, id);
   }
 
-  async #upload(req: IncomingMessage, res: ServerResponse, context: RequestContext, target: V1Target): Promise<void> {
+  async #upload(req: IncomingMessage, res: ServerResponse, context: RequestInfo, target: V1Target): Promise<void> {
     const compiled = target.kind === 'method' ? this.#dispatcher.lookup(target.id) : undefined;
     const principal = await this.#domain.auth.resolve(bearerToken(req.headers.authorization));
-    const call = { principal, client: context.client, requestId: context.requestId, log: context.log, transport: 'http' as const, upload: true };
+    const call = callOf(principal, context, true);
     // Unknown method, permission or "not an upload method" are answered before reading the body.
     if (!compiled?.method.upload) {
       req.resume();
@@ -170,6 +183,20 @@ export class V1HttpEndpoint implements Route {
   }
 }
 
+/** The call description; the request logger is only created if something logs. */
+function callOf(principal: Principal, context: RequestInfo, upload: boolean): Call {
+  return {
+    principal,
+    client: context.client,
+    requestId: context.requestId,
+    get log() {
+      return context.log;
+    },
+    transport: 'http',
+    upload,
+  };
+}
+
 function normalizeMethodId(id: string): string {
   const collapsed = id.replace(/\/{2,}/g, '/');
   return collapsed.startsWith('/') ? collapsed : `/v1/${collapsed}`;
@@ -178,12 +205,6 @@ function normalizeMethodId(id: string): string {
 function voidHeader(req: IncomingMessage): boolean {
   const value = req.headers['x-api-void-call'] ?? req.headers['api-call-void'];
   return value === 'true' || value === '1';
-}
-
-function pathOnly(url: string | undefined): string {
-  if (!url) return '/';
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
 }
 
 function send(res: ServerResponse, result: V1Result, id?: string | number | null, headers: Record<string, string> = {}): void {

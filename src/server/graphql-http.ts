@@ -4,11 +4,11 @@ import { parse, type GraphQLSchema } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Domain } from '../domain/domain.ts';
 import { bearerToken } from '../domain/tokens.ts';
-import type { GraphContext } from '../graph/context.ts';
+import { graphContext, type GraphContext } from '../graph/context.ts';
 import { maskYogaError, useErrorPolicy } from '../graph/error-policy.ts';
 import { DEFAULT_QUERY_LIMITS, queryLimitRules, type QueryLimits } from '../graph/query-limits.ts';
 import type { Logger } from '../logger.ts';
-import { DEFAULT_BODY_LIMIT, readBody } from './body.ts';
+import { DEFAULT_BODY_LIMIT, readBody } from '../http/body.ts';
 import type { RequestContext, Route } from './http-server.ts';
 
 export type GraphqlYoga = YogaServerInstance<GraphContext, GraphContext>;
@@ -86,13 +86,13 @@ export function graphqlRoute(yoga: GraphqlYoga, options: GraphqlHttpOptions): Ro
         body: body && body.length > 0 ? (body as Uint8Array<ArrayBuffer>) : hasBody ? '' : undefined,
         signal: abort.signal,
       });
-      const serverContext: GraphContext = {
+      const serverContext = graphContext({
         principal,
         domain: options.domain,
         requestId: context.requestId,
-        log: context.log,
+        log: () => context.log,
         client: context.client,
-      };
+      });
       const response = await yoga.fetch(request, serverContext);
       res.statusCode = response.status;
       response.headers.forEach((value, name) => res.setHeader(name, value));

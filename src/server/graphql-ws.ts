@@ -7,7 +7,7 @@ import type { Domain } from '../domain/domain.ts';
 import type { Principal } from '../domain/principal.ts';
 import type { PrincipalWatch } from '../domain/principal-watch.ts';
 import { bearerToken } from '../domain/tokens.ts';
-import type { GraphContext } from '../graph/context.ts';
+import { graphContext } from '../graph/context.ts';
 import type { Logger } from '../logger.ts';
 import type { GraphqlYoga } from './graphql-http.ts';
 import { clientOf, requestIdOf, type RequestContext, type UpgradeRoute } from './http-server.ts';
@@ -68,13 +68,13 @@ export class GraphqlWsEndpoint implements UpgradeRoute {
         },
         onSubscribe: async (ctx, _id, payload) => {
           const state = ctx.extra.state!;
-          const contextValue: GraphContext = {
+          const contextValue = graphContext({
             principal: state.principal,
             domain: options.domain,
             requestId: state.connectionId,
-            log: options.log.child({ reqId: state.connectionId }),
+            log: () => options.log.child({ reqId: state.connectionId }),
             client: clientOf(ctx.extra.request),
-          };
+          });
           const enveloped = options.yoga.getEnveloped(contextValue);
           let document;
           try {

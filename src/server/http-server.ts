@@ -6,7 +6,8 @@ import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClientInfo } from '../graph/context.ts';
 import type { Logger } from '../logger.ts';
-import { HttpError } from './http-error.ts';
+import { HttpError } from '../http/http-error.ts';
+import { pathOf } from '../http/url-path.ts';
 import type { Metrics } from './metrics.ts';
 
 /** Per-request facts every handler gets: its id (logged on every line) and who is calling. */
@@ -55,12 +56,6 @@ export function requestIdOf(req: IncomingMessage): string {
 
 export function clientOf(req: IncomingMessage): ClientInfo {
   return { address: req.socket.remoteAddress ?? 'unknown', userAgent: req.headers['user-agent'] ?? null };
-}
-
-export function pathOf(url: string | undefined): string {
-  if (!url) return '/';
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
