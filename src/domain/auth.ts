@@ -59,10 +59,14 @@ export class Authenticator {
   }
 
   async resolve(token: string | null | undefined): Promise<Principal> {
+    return this.cached(token) ?? (await this.resolveDetailed(token!)).principal;
+  }
+
+  /** The principal when it is known without a database read (no token, or a cached one); else undefined. */
+  cached(token: string | null | undefined): Principal | undefined {
     if (!token) return GUEST;
     const cached = this.#cache.get(token);
-    if (cached && !expired(cached.principal)) return cached.principal;
-    return (await this.resolveDetailed(token)).principal;
+    return cached && !expired(cached.principal) ? cached.principal : undefined;
   }
 
   /** Like `resolve`, but says why a token failed, and always consults the database on a cache miss. */

@@ -38,17 +38,19 @@ const BUILTINS = new Set(['/publish', '/subscribe', '/unsubscribe', '/ping', '/h
  * `/v1/x/y`. Dot segments never address a method.
  */
 export function v1Target(pathname: string): V1Target {
-  let path = pathname.replace(/\/{2,}/g, '/');
+  let path = pathname.includes('//') ? pathname.replace(/\/{2,}/g, '/') : pathname;
   if (path === '/api' || path.startsWith('/api/')) path = path.slice(4);
   if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
   if (path === '' || path === '/') return { kind: 'envelope' };
   if (BUILTINS.has(path)) return { kind: 'builtin', name: path };
-  if (!path.startsWith('/v') || path.split('/').some((segment) => segment === '.' || segment === '..')) return { kind: 'none' };
+  if (!path.startsWith('/v') || (path.includes('/.') && path.split('/').some((segment) => segment === '.' || segment === '..'))) {
+    return { kind: 'none' };
+  }
   return { kind: 'method', id: path };
 }
 
 export function isV1Path(pathname: string): boolean {
-  const path = pathname.replace(/\/{2,}/g, '/');
+  const path = pathname.includes('//') ? pathname.replace(/\/{2,}/g, '/') : pathname;
   return path === '/api' || path.startsWith('/api/') || path.startsWith('/v1/');
 }
 
@@ -146,7 +148,8 @@ export class V1HttpEndpoint {
       }
     }
     if (methodId === null || methodId === '') return send(res, failure(RpcCode.methodNotFound), id);
-    const principal = await this.#domain.auth.resolve(bearerToken(req.headers.authorization));
+    const token = bearerToken(req.headers.authorization);
+    const principal = this.#domain.auth.cached(token) ?? (await this.#domain.auth.resolve(token));
     let result: V1Result;
     if (BUILTINS.has(methodId)) {
       // Events are WebSocket business; over HTTP they are accepted and dropped, as the original server did.
@@ -198,7 +201,7 @@ function callOf(principal: Principal, context: RequestInfo, upload: boolean): Ca
 }
 
 function normalizeMethodId(id: string): string {
-  const collapsed = id.replace(/\/{2,}/g, '/');
+  const collapsed = id.includes('//') ? id.replace(/\/{2,}/g, '/') : id;
   return collapsed.startsWith('/') ? collapsed : `/v1/${collapsed}`;
 }
 
