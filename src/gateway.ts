@@ -19,6 +19,7 @@ import { isV1Path, V1HttpEndpoint } from './rpc-facade/http-transport.ts';
 import { MethodTable } from './rpc-facade/method-table.ts';
 import { V1_METHODS } from './rpc-facade/methods/index.ts';
 import { V1WebSocketEndpoint } from './rpc-facade/ws-transport.ts';
+import { RetentionWorker } from './workers/retention.ts';
 
 export interface GatewayOptions {
   readonly config: Config;
@@ -95,6 +96,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     closers.push(() => domain.close());
     const watch = new PrincipalWatch(domain.auth);
     closers.push(() => watch.close());
+    const retention = new RetentionWorker([{ name: 'expired sessions and action tokens', run: () => domain.sessions.purgeExpired() }], log);
+    closers.push(() => retention.close());
 
     const metrics = new Metrics({
       databasePool: () => database.poolStats(),

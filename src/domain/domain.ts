@@ -22,8 +22,6 @@ export interface DomainDeps {
   readonly passwordHashing?: PasswordHashingOptions;
 }
 
-const PURGE_INTERVAL_MS = 60 * 60 * 1000;
-
 /** The business rules of the gateway, wired to their stores; transports call nothing else. */
 export class Domain {
   readonly permissions: PermissionCatalog;
@@ -36,7 +34,6 @@ export class Domain {
   readonly apiTokens: ApiTokens;
   readonly profile: Profile;
   readonly #authCache: InvalidatingCache<CachedResolution>;
-  readonly #purge: NodeJS.Timeout;
 
   private constructor(deps: DomainDeps, authCache: InvalidatingCache<CachedResolution>) {
     const { db, log } = deps;
@@ -58,10 +55,6 @@ export class Domain {
     });
     this.apiTokens = new ApiTokens({ db, catalog: this.permissions, invalidate });
     this.profile = new Profile(this.users, this.passwords);
-    this.#purge = setInterval(() => {
-      this.sessions.purgeExpired().catch((err: unknown) => log.warn({ err }, 'could not purge expired sessions'));
-    }, PURGE_INTERVAL_MS);
-    this.#purge.unref();
   }
 
   /** Wires the domain and makes sure the root user and the settings row exist. */
@@ -85,7 +78,6 @@ export class Domain {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.#purge);
     await this.#authCache.close();
   }
 }
