@@ -6,6 +6,7 @@ import { NotFoundError, ValidationError } from './errors.ts';
 import { containsPattern, type Page, type SortOrder } from './list-query.ts';
 import type { PermissionCatalog, PermissionState } from './permissions.ts';
 import type { AuthenticatedPrincipal } from './principal.ts';
+import { isRecordId } from './record-ids.ts';
 import { rowsOf } from './sessions.ts';
 import { issueToken, TokenType } from './tokens.ts';
 
@@ -55,7 +56,7 @@ export class ApiTokens {
   }
 
   async get(owner: AuthenticatedPrincipal, id: string): Promise<ApiTokenRow> {
-    if (!/^\d{1,19}$/.test(id)) throw new NotFoundError('Token not found');
+    if (!isRecordId(id)) throw new NotFoundError('Token not found');
     const [row] = await this.#deps.db
       .select()
       .from(apiTokens)
@@ -70,6 +71,8 @@ export class ApiTokens {
     if (trimmed.length === 0 || trimmed.length > NAME_MAX_LENGTH) {
       throw new ValidationError(`Token name must be 1 to ${NAME_MAX_LENGTH} characters long`, 'name');
     }
+    // PostgreSQL text cannot hold NUL.
+    if (trimmed.includes('\u0000')) throw new ValidationError('Token name must not contain NUL characters', 'name');
     const result = await this.#deps.db.execute(sql`select nextval(pg_get_serial_sequence('api_tokens', 'id'))::text as id`);
     const id = rowsOf<{ id: string }>(result)[0]!.id;
     const { token, secretHash } = issueToken(TokenType.apiToken, id);
@@ -133,8 +136,9 @@ export class ApiTokens {
   #condition(owner: AuthenticatedPrincipal, filter: ApiTokenFilter): SQL | undefined {
     return and(
       eq(apiTokens.userId, owner.user.id),
-      filter.id ? (/^\d{1,19}$/.test(filter.id) ? eq(apiTokens.id, filter.id) : sql`false`) : undefined,
-      filter.search ? ilike(apiTokens.name, containsPattern(filter.search)) : undefined,
+      filter.id ? (isRecordId(filter.id) ? eq(apiTokens.id, filter.id) : sql`false`) : undefined,
+      // No token name contains NUL (PostgreSQL text cannot hold it), so such a search matches nothing.
+      filter.search ? (filter.search.includes('\u0000') ? sql`false` : ilike(apiTokens.name, containsPattern(filter.search))) : undefined,
     );
   }
 }

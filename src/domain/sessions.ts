@@ -9,6 +9,7 @@ import { hasAnyPermission, ROOT_USER_ID, type AuthenticatedPrincipal, type Princ
 import type { RateLimiter } from './rate-limits.ts';
 import type { Settings } from './settings.ts';
 import { issueToken, TokenType } from './tokens.ts';
+import { isValidUsername } from './user-fields.ts';
 
 export interface Credentials {
   readonly username: string;
@@ -51,11 +52,14 @@ export class Sessions {
     await this.#deps.limiter.hit(`signin:ip:${client.address}`, { max: settings.signinIpLimit, windowSeconds: window });
     await this.#deps.limiter.check(accountKey, { max: settings.signinAccountLimit, windowSeconds: window });
 
-    const [row] = await this.#deps.db
-      .select({ user: users, hash: userPasswords.hash })
-      .from(users)
-      .leftJoin(userPasswords, eq(userPasswords.userId, users.id))
-      .where(eq(users.name, username));
+    // A name no user can have (NUL, megabytes, …) is an unknown user without a database read.
+    const [row] = isValidUsername(username)
+      ? await this.#deps.db
+          .select({ user: users, hash: userPasswords.hash })
+          .from(users)
+          .leftJoin(userPasswords, eq(userPasswords.userId, users.id))
+          .where(eq(users.name, username))
+      : [];
     const check = await this.#deps.passwords.verify(row?.hash, credentials.password);
     if (!row || !check.ok || !row.user.enabled) {
       await this.#deps.limiter.count(accountKey, { max: settings.signinAccountLimit, windowSeconds: window });

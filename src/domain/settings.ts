@@ -37,7 +37,8 @@ type Rule = (value: unknown, name: string) => unknown;
 
 const text = (max: number, check?: (value: string) => boolean, what = 'is invalid'): Rule => (value, name) => {
   if (value === null) return null;
-  if (typeof value !== 'string' || value.length > max || (check && !check(value))) {
+  // PostgreSQL text cannot hold NUL.
+  if (typeof value !== 'string' || value.length > max || value.includes('\u0000') || (check && !check(value))) {
     throw new ValidationError(`Setting "${name}" ${what}`, name);
   }
   return value;

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { ValidationError } from './errors.ts';
 
 const USERNAME = /^[a-z0-9_.@+-]{3,64}$/;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+// No control characters: PostgreSQL text cannot hold NUL, and none belongs in an address.
+const EMAIL = /^[^\s@\p{Cc}]+@[^\s@\p{Cc}]+\.[^\s@\p{Cc}]+$/u;
 const TELEGRAM_NAME = /^[a-z0-9_]{5,32}$/;
 export const PASSWORD_MIN_LENGTH = 8;
 export const PASSWORD_MAX_LENGTH = 1024;
@@ -10,13 +11,18 @@ export const PASSWORD_MAX_LENGTH = 1024;
 /** Usernames are stored lower-case and are never all digits, so "id or name" arguments are unambiguous. */
 export function normalizeUsername(value: string): string {
   const name = value.toLowerCase();
-  if (!USERNAME.test(name) || /^\d+$/.test(name)) {
+  if (!isValidUsername(name)) {
     throw new ValidationError(
       'Username is invalid: use 3 to 64 characters of a-z, 0-9 and "_.@+-", not only digits',
       'username',
     );
   }
   return name;
+}
+
+/** Whether a (lower-case) name is one `normalizeUsername` could have stored. */
+export function isValidUsername(name: string): boolean {
+  return USERNAME.test(name) && !/^\d+$/.test(name);
 }
 
 export function isEmailShaped(value: string): boolean {

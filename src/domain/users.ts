@@ -9,7 +9,15 @@ import type { Passwords } from './passwords.ts';
 import type { PermissionCatalog, PermissionState } from './permissions.ts';
 import type { Settings } from './settings.ts';
 import { ROOT_USER_ID, type AuthenticatedPrincipal } from './principal.ts';
-import { assertPassword, isEmailShaped, normalizeEmail, normalizeTelegramName, normalizeUsername } from './user-fields.ts';
+import { isRecordId } from './record-ids.ts';
+import {
+  assertPassword,
+  isEmailShaped,
+  isValidUsername,
+  normalizeEmail,
+  normalizeTelegramName,
+  normalizeUsername,
+} from './user-fields.ts';
 
 export type UserSortField = 'id' | 'name' | 'createdAt' | 'enabled';
 
@@ -47,9 +55,14 @@ type Executor = Db | Tx;
 
 const sortColumns = { id: users.id, name: users.name, createdAt: users.createdAt, enabled: users.enabled } as const;
 
-/** Looks a user up by "id or name": all digits is an id, anything else a username. */
+/**
+ * Looks a user up by "id or name": all digits is an id, anything else a username. A reference that
+ * can be neither (an id beyond bigint, a name no user could have) matches nobody without asking the database.
+ */
 export function userRefCondition(ref: string): SQL {
-  return /^\d{1,19}$/.test(ref) ? eq(users.id, ref) : eq(users.name, ref.toLowerCase());
+  if (/^\d+$/.test(ref)) return isRecordId(ref) ? eq(users.id, ref) : sql`false`;
+  const name = ref.toLowerCase();
+  return isValidUsername(name) ? eq(users.name, name) : sql`false`;
 }
 
 /** User administration: the rules of protocol.md §4.3 with the choices of decisions.md. */
@@ -305,12 +318,14 @@ export class Users {
   #listCondition(filter: UserFilter): SQL | undefined {
     return and(
       ne(users.id, ROOT_USER_ID),
-      filter.id ? (/^\d{1,19}$/.test(filter.id) ? eq(users.id, filter.id) : sql`false`) : undefined,
+      filter.id ? (isRecordId(filter.id) ? eq(users.id, filter.id) : sql`false`) : undefined,
       filter.search ? this.#searchCondition(filter.search) : undefined,
     );
   }
 
   #searchCondition(search: string): SQL | undefined {
+    // No stored name, e-mail or Telegram username contains NUL, which PostgreSQL text cannot even hold.
+    if (search.includes('\u0000')) return sql`false`;
     const pattern = containsPattern(search);
     return or(ilike(users.name, pattern), ilike(users.email, pattern), ilike(users.telegramName, pattern));
   }

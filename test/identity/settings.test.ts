@@ -1,0 +1,176 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { smtpSettingsFromUrl } from '../../src/domain/settings.ts';
+import { MODES, ROOT_PASSWORD, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { createApiToken, createSignedInUser, ERROR_FIELDS, gql, ok, only, rootSession, type TypedResult } from '../helpers/graphql.ts';
+
+const SETTINGS_FIELDS = `appUrl smtpHostname smtpPort smtpUsername smtpPasswordSet smtpFrom smtpTls signupEnabled
+  signinIpLimit signinAccountLimit signinWindowSeconds emailIpLimit emailAccountLimit emailWindowSeconds
+  callLogRetentionDays notificationRetentionDays updatedAt`;
+const READ = `{ settings { ${SETTINGS_FIELDS} } }`;
+const UPDATE = `mutation($input: SettingsInput!) {
+  updateSettings(input: $input) { __typename ... on SettingsPayload { settings { ${SETTINGS_FIELDS} } } ${ERROR_FIELDS} ... on ValidationError { field } }
+}`;
+
+type SettingsView = Record<string, unknown> & { smtpPasswordSet: boolean; updatedAt: string };
+type Answer = TypedResult & { settings: SettingsView; field: string | null };
+
+describe.each(MODES)('settings through GraphQL (%s)', (mode) => {
+  let gw: TestGateway;
+  let root: string;
+
+  beforeAll(async () => {
+    // SMTP_URL gives the initial SMTP settings on the first start of a deployment.
+    gw = await startTestGateway(mode, { env: { SMTP_URL: 'smtps://mailer%40example.com:p%40ss@smtp.example.com:2465' } });
+    root = await rootSession(gw, ROOT_PASSWORD);
+  });
+  afterAll(() => gw?.close());
+
+  const read = async (token = root) => ok(await gql<{ settings: SettingsView }>(gw, READ, {}, token)).settings;
+  const update = async (input: Record<string, unknown>, token = root) => only<Answer>(await gql(gw, UPDATE, { input }, token));
+  const withoutTime = ({ updatedAt: _updatedAt, ...rest }: SettingsView) => rest;
+
+  it('reads the settings (SMTP ones seeded from SMTP_URL) without any secret', async () => {
+    const settings = await read();
+    expect(settings).toMatchObject({
+      appUrl: null,
+      smtpHostname: 'smtp.example.com',
+      smtpPort: 2465,
+      smtpUsername: 'mailer@example.com',
+      smtpPasswordSet: true,
+      smtpFrom: null,
+      smtpTls: 'TLS',
+      signupEnabled: true,
+      signinIpLimit: 1_000_000,
+      signinAccountLimit: 10,
+      signinWindowSeconds: 900,
+      emailIpLimit: 10,
+      emailAccountLimit: 5,
+      emailWindowSeconds: 3600,
+      callLogRetentionDays: 30,
+      notificationRetentionDays: 30,
+    });
+    expect(Date.parse(settings.updatedAt)).not.toBeNaN();
+    const fields = ok(await gql<{ __type: { fields: { name: string }[] } }>(gw, '{ __type(name: "Settings") { fields { name } } }')).__type.fields;
+    expect(JSON.stringify(settings)).not.toContain('p@ss');
+    expect(fields.filter((field) => /password|secret|key/i.test(field.name)).map((field) => field.name)).toEqual(['smtpPasswordSet']);
+    const asQuery = await gql(gw, '{ settings { smtpPassword } }', {}, root);
+    expect(asQuery.status).toBe(400);
+    expect(asQuery.errors?.[0]?.extensions).toMatchObject({ code: 'GRAPHQL_VALIDATION_FAILED', status: 400 });
+  });
+
+  it('changes only the given settings', async () => {
+    const before = await read();
+    const answer = await update({ appUrl: 'https://app.example.com/base', smtpPort: 2525, smtpFrom: 'Team <team@example.com>' });
+    expect(answer.__typename).toBe('SettingsPayload');
+    const expected = { ...withoutTime(before), appUrl: 'https://app.example.com/base', smtpPort: 2525, smtpFrom: 'Team <team@example.com>' };
+    expect(withoutTime(answer.settings)).toEqual(expected);
+    expect(withoutTime(await read())).toEqual(expected);
+    expect(Date.parse((await read()).updatedAt)).toBeGreaterThanOrEqual(Date.parse(before.updatedAt));
+
+    const tls = await update({ smtpTls: 'NONE', smtpHostname: 'mail.example.com', smtpUsername: 'mailer' });
+    expect(withoutTime(tls.settings)).toEqual({ ...expected, smtpTls: 'NONE', smtpHostname: 'mail.example.com', smtpUsername: 'mailer' });
+    // An empty input changes nothing.
+    const unchanged = await update({});
+    expect(withoutTime(unchanged.settings)).toEqual(withoutTime(tls.settings));
+  });
+
+  it('takes the SMTP password write-only, and null clears nullable settings', async () => {
+    expect((await update({ smtpPassword: null })).settings.smtpPasswordSet).toBe(false);
+    const answer = await update({ smtpPassword: 'the smtp secret' });
+    expect(answer.settings.smtpPasswordSet).toBe(true);
+    expect(JSON.stringify(answer)).not.toContain('the smtp secret');
+    expect((await read()).smtpPasswordSet).toBe(true);
+    expect((await update({ smtpPassword: null })).settings.smtpPasswordSet).toBe(false);
+    expect((await update({ smtpPassword: '' })).settings.smtpPasswordSet).toBe(false);
+
+    await update({ appUrl: 'http://localhost:3000', smtpHostname: 'smtp.example.com', smtpPort: 465, smtpUsername: 'u', smtpFrom: 'a@b.co' });
+    const cleared = await update({ appUrl: null, smtpHostname: null, smtpPort: null, smtpUsername: null, smtpFrom: null });
+    expect(cleared.settings).toMatchObject({ appUrl: null, smtpHostname: null, smtpPort: null, smtpUsername: null, smtpFrom: null });
+  });
+
+  it.each([
+    ['appUrl', 'ftp://files.example.com'],
+    ['appUrl', 'not a url'],
+    ['appUrl', `https://example.com/${'x'.repeat(2048)}`],
+    ['smtpHostname', 'bad host!'],
+    ['smtpHostname', 'h'.repeat(254)],
+    ['smtpPort', 0],
+    ['smtpPort', 65536],
+    ['smtpPort', -25],
+    ['smtpUsername', 'u'.repeat(257)],
+    ['smtpPassword', 'p'.repeat(1025)],
+    ['smtpFrom', 'nobody'],
+    ['smtpFrom', 'Name <not an address>'],
+    ['smtpTls', null],
+    ['signupEnabled', null],
+    ['signinIpLimit', 0],
+    ['signinIpLimit', null],
+    ['signinAccountLimit', 1_000_001],
+    ['signinWindowSeconds', 86_401],
+    ['emailIpLimit', -1],
+    ['emailAccountLimit', 0],
+    ['emailWindowSeconds', 0],
+    ['callLogRetentionDays', 3651],
+    ['notificationRetentionDays', 0],
+  ])('refuses %s = %j with ValidationError and writes nothing', async (name, value) => {
+    const before = await read();
+    // A valid change in the same input must not be written either.
+    const answer = await update({ emailIpLimit: 77, [name]: value });
+    expect(answer).toMatchObject({ __typename: 'ValidationError', code: 'INVALID_INPUT', status: 400, field: name });
+    expect(answer.message).toContain(`"${name}"`);
+    expect(await read()).toEqual(before);
+  });
+
+  it('refuses values of the wrong type with a 400 GraphQL error and writes nothing', async () => {
+    const before = await read();
+    for (const input of [{ smtpTls: 'SSL' }, { smtpPort: 'twenty-five' }, { signupEnabled: 'yes' }, { smtpPort: 1.5 }, { noSuchSetting: 1 }]) {
+      const result = await gql(gw, UPDATE, { input }, root);
+      expect(result.status, JSON.stringify(input)).toBe(400);
+      expect(result.data).toBeUndefined();
+      expect(result.errors?.[0]?.extensions).toMatchObject({ status: 400 });
+    }
+    expect(await read()).toEqual(before);
+  });
+
+  it('is refused to everyone but admins', async () => {
+    const admin = await createSignedInUser(gw, root, { permissions: ['admin'] });
+    const plain = await createSignedInUser(gw, root);
+    const adminToken = await createApiToken(gw, admin.token);
+    expect((await read(admin.token)).signupEnabled).toBe(true);
+    expect((await update({ emailIpLimit: 11 }, admin.token)).__typename).toBe('SettingsPayload');
+    const before = await read();
+    for (const [token, code] of [
+      [plain.token, 'FORBIDDEN'],
+      [adminToken.token, 'FORBIDDEN'],
+      [null, 'UNAUTHENTICATED'],
+    ] as const) {
+      const reading = await gql(gw, READ, {}, token);
+      expect(reading.data).toBeNull();
+      expect(reading.errors?.map((error) => error.extensions.code)).toEqual([code]);
+      const writing = await gql(gw, UPDATE, { input: { emailIpLimit: 12 } }, token);
+      expect(writing.data).toBeNull();
+      expect(writing.errors?.map((error) => error.extensions.code)).toEqual([code]);
+    }
+    expect(await read()).toEqual(before);
+  });
+});
+
+describe('SMTP_URL parsing', () => {
+  it('fills in the port and TLS mode from the scheme', () => {
+    expect(smtpSettingsFromUrl('smtp://mail.example.com')).toEqual({
+      smtpHostname: 'mail.example.com',
+      smtpPort: 587,
+      smtpUsername: null,
+      smtpPassword: null,
+      smtpTls: 'starttls',
+    });
+    expect(smtpSettingsFromUrl('smtps://user:secret@mail.example.com')).toEqual({
+      smtpHostname: 'mail.example.com',
+      smtpPort: 465,
+      smtpUsername: 'user',
+      smtpPassword: 'secret',
+      smtpTls: 'tls',
+    });
+    expect(smtpSettingsFromUrl(undefined)).toEqual({});
+  });
+});
