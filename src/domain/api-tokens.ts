@@ -9,6 +9,7 @@ import type { AuthenticatedPrincipal } from './principal.ts';
 import { isRecordId } from './record-ids.ts';
 import { rowsOf } from './sessions.ts';
 import { issueToken, TokenType } from './tokens.ts';
+import { isStorableText } from './user-fields.ts';
 
 export type ApiTokenSortField = 'id' | 'name' | 'createdAt' | 'enabled';
 
@@ -71,8 +72,7 @@ export class ApiTokens {
     if (trimmed.length === 0 || trimmed.length > NAME_MAX_LENGTH) {
       throw new ValidationError(`Token name must be 1 to ${NAME_MAX_LENGTH} characters long`, 'name');
     }
-    // PostgreSQL text cannot hold NUL.
-    if (trimmed.includes('\u0000')) throw new ValidationError('Token name must not contain NUL characters', 'name');
+    if (!isStorableText(trimmed)) throw new ValidationError('Token name must not contain NUL or unpaired surrogate characters', 'name');
     const result = await this.#deps.db.execute(sql`select nextval(pg_get_serial_sequence('api_tokens', 'id'))::text as id`);
     const id = rowsOf<{ id: string }>(result)[0]!.id;
     const { token, secretHash } = issueToken(TokenType.apiToken, id);
@@ -137,8 +137,8 @@ export class ApiTokens {
     return and(
       eq(apiTokens.userId, owner.user.id),
       filter.id ? (isRecordId(filter.id) ? eq(apiTokens.id, filter.id) : sql`false`) : undefined,
-      // No token name contains NUL (PostgreSQL text cannot hold it), so such a search matches nothing.
-      filter.search ? (filter.search.includes('\u0000') ? sql`false` : ilike(apiTokens.name, containsPattern(filter.search))) : undefined,
+      // No stored name holds what PostgreSQL text cannot, so such a search matches nothing.
+      filter.search ? (isStorableText(filter.search) ? ilike(apiTokens.name, containsPattern(filter.search)) : sql`false`) : undefined,
     );
   }
 }

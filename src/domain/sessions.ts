@@ -48,7 +48,8 @@ export class Sessions {
     const settings = await this.#deps.settings.read();
     const window = settings.signinWindowSeconds;
     const username = credentials.username.toLowerCase();
-    const accountKey = `signin:account:${username}`;
+    // Names nobody can have share one counter, so junk names cannot make large keys.
+    const accountKey = `signin:account:${isValidUsername(username) ? username : '(invalid)'}`;
     await this.#deps.limiter.hit(`signin:ip:${client.address}`, { max: settings.signinIpLimit, windowSeconds: window });
     await this.#deps.limiter.check(accountKey, { max: settings.signinAccountLimit, windowSeconds: window });
 

@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { settings, SMTP_TLS_MODES, type SettingsRow, type SmtpTlsMode } from '../db/schema.ts';
 import { ValidationError } from './errors.ts';
-import { isEmailShaped } from './user-fields.ts';
+import { isEmailShaped, isStorableText } from './user-fields.ts';
 
 /** Settings as callers see them: secrets never leave, only whether they are set. */
 export type SettingsView = Omit<SettingsRow, 'id' | 'smtpPassword'> & {
@@ -37,8 +37,7 @@ type Rule = (value: unknown, name: string) => unknown;
 
 const text = (max: number, check?: (value: string) => boolean, what = 'is invalid'): Rule => (value, name) => {
   if (value === null) return null;
-  // PostgreSQL text cannot hold NUL.
-  if (typeof value !== 'string' || value.length > max || value.includes('\u0000') || (check && !check(value))) {
+  if (typeof value !== 'string' || value.length > max || !isStorableText(value) || (check && !check(value))) {
     throw new ValidationError(`Setting "${name}" ${what}`, name);
   }
   return value;

@@ -8,6 +8,16 @@ const TELEGRAM_NAME = /^[a-z0-9_]{5,32}$/;
 export const PASSWORD_MIN_LENGTH = 8;
 export const PASSWORD_MAX_LENGTH = 1024;
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Text PostgreSQL can store exactly as given: no NUL (text cannot hold it) and no unpaired
+ * surrogate (it would silently become U+FFFD).
+ */
+export function isStorableText(value: string): boolean {
+  return !value.includes('\u0000') && !LONE_SURROGATE.test(value);
+}
+
 /** Usernames are stored lower-case and are never all digits, so "id or name" arguments are unambiguous. */
 export function normalizeUsername(value: string): string {
   const name = value.toLowerCase();
@@ -26,7 +36,7 @@ export function isValidUsername(name: string): boolean {
 }
 
 export function isEmailShaped(value: string): boolean {
-  return value.length <= 254 && EMAIL.test(value);
+  return value.length <= 254 && EMAIL.test(value) && isStorableText(value);
 }
 
 export function normalizeEmail(value: string, field = 'email'): string {
@@ -37,6 +47,7 @@ export function normalizeEmail(value: string, field = 'email'): string {
 
 /** Passwords chosen by a person: 8 to 1024 characters, kept exactly as typed. */
 export function assertPassword(value: string, field = 'password'): string {
+  if (!isStorableText(value)) throw new ValidationError('Password must not contain NUL or unpaired surrogate characters', field);
   if (value.length < PASSWORD_MIN_LENGTH || value.length > PASSWORD_MAX_LENGTH) {
     throw new ValidationError(`Password must be ${PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH} characters long`, field);
   }

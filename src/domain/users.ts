@@ -13,6 +13,7 @@ import { isRecordId } from './record-ids.ts';
 import {
   assertPassword,
   isEmailShaped,
+  isStorableText,
   isValidUsername,
   normalizeEmail,
   normalizeTelegramName,
@@ -324,8 +325,8 @@ export class Users {
   }
 
   #searchCondition(search: string): SQL | undefined {
-    // No stored name, e-mail or Telegram username contains NUL, which PostgreSQL text cannot even hold.
-    if (search.includes('\u0000')) return sql`false`;
+    // No stored name, e-mail or Telegram username holds what PostgreSQL text cannot.
+    if (!isStorableText(search)) return sql`false`;
     const pattern = containsPattern(search);
     return or(ilike(users.name, pattern), ilike(users.email, pattern), ilike(users.telegramName, pattern));
   }

@@ -232,7 +232,11 @@ describe.each(MODES)('bad input through GraphQL (%s)', (mode) => {
       expectTyped(await send('user', `mutation($t: String) { setTelegramUsername(telegramUsername: $t) ${TYPED} }`, { t: NUL }), 'ValidationError');
       expectTyped(await send('user', `mutation($n: String!) { createApiToken(name: $n) ${TYPED} }`, { n: NUL }), 'ValidationError');
       expectTyped(await send('user', `mutation($n: String!) { createApiToken(name: $n) ${TYPED} }`, { n: '   ' }), 'ValidationError');
+      // An unpaired surrogate would be stored as U+FFFD: refused rather than silently changed.
+      expectTyped(await send('user', `mutation($n: String!) { createApiToken(name: $n) ${TYPED} }`, { n: 'x\ud800y' }), 'ValidationError');
+      expectTyped(await send('user', `mutation($p: String) { changePassword(password: $p) ${TYPED} }`, { p: 'long enough \udc00' }), 'ValidationError');
       for (const [name, value] of [
+        ['smtpUsername', 'user\ud800'],
         ['smtpUsername', NUL],
         ['smtpPassword', NUL],
         ['smtpFrom', `${NUL}@example.com`],
