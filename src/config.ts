@@ -148,3 +148,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     }),
   };
 }
+
+/** For entry points: the configuration, or every problem on stderr and exit status 1. */
+export function configOrExit(env: Readonly<Record<string, string | undefined>>): Config {
+  const result = loadConfig(env);
+  if (result.ok) return result.config;
+  process.stderr.write(`Invalid configuration:\n${result.errors.map((error) => `  - ${error}`).join('\n')}\n`);
+  process.exit(1);
+}

@@ -1,16 +1,11 @@
-import { loadConfig } from './config.ts';
+import { configOrExit } from './config.ts';
 import type { Gateway } from './gateway.ts';
 import { createLogger } from './logger.ts';
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 async function main(): Promise<void> {
-  const result = loadConfig(process.env);
-  if (!result.ok) {
-    process.stderr.write(`Invalid configuration:\n${result.errors.map((error) => `  - ${error}`).join('\n')}\n`);
-    process.exit(1);
-  }
-  const { config } = result;
+  const config = configOrExit(process.env);
   const { log, flush } = createLogger(config.logLevel);
 
   let gateway: Gateway;

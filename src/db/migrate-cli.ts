@@ -1,15 +1,10 @@
 import path from 'node:path';
-import { loadConfig } from '../config.ts';
+import { configOrExit } from '../config.ts';
 import { openDatabase } from './client.ts';
 
 /** `npm run db:migrate`: applies the pending migrations to the configured database and exits. */
 async function main(): Promise<void> {
-  const result = loadConfig(process.env);
-  if (!result.ok) {
-    process.stderr.write(`Invalid configuration:\n${result.errors.map((error) => `  - ${error}`).join('\n')}\n`);
-    process.exit(1);
-  }
-  const { config } = result;
+  const config = configOrExit(process.env);
   const database = await openDatabase(
     config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl, maxConnections: 1 } : { kind: 'pglite', dataDir: path.resolve(config.dataDir) },
   );

@@ -1,8 +1,10 @@
-import { apiReadSchema, parseApiRead, readResult, type ApiReadSpec } from '../api-read.ts';
+import type { ApiReadSpec } from '../api-read.ts';
 import { ERROR_FIELDS, type V1Method } from '../method.ts';
 import { failure, ok } from '../result.ts';
 import {
-  readVariables,
+  changedResult,
+  connectionReadMethod,
+  permissionsMethods,
   toPermissionInputs,
   toPermissionMap,
   toPermissionStates,
@@ -12,11 +14,6 @@ import {
 } from './shared.ts';
 
 const userId = { name: 'user_id', required: true, schema: { type: 'string' }, description: 'User id or name.' } as const;
-const permissionsParam = {
-  name: 'permissions',
-  required: true,
-  schema: { type: 'object', additionalProperties: { type: 'boolean' } },
-} as const;
 
 const READ: ApiReadSpec = {
   fields: {
@@ -43,29 +40,18 @@ const NEW_USER_FIELDS = {
 type Payload = Record<string, unknown>;
 
 export const adminUsersMethods: V1Method[] = [
-  {
+  connectionReadMethod<UserNode>({
     id: '/v1/admin/users/read',
     permission: 'admin',
     title: 'Read users',
-    params: [{ name: 'options', required: false, schema: apiReadSchema(READ) }],
-    document: `query AdminUsersRead($first: Int, $offset: Int, $filter: UserFilter, $orderBy: [UserOrder!]) {
-      users(first: $first, offset: $offset, filter: $filter, orderBy: $orderBy) {
-        totalCount
-        edges { node { ${USER_FIELDS} } }
-      }
-    }`,
-    plan: ([options]) => {
-      const query = parseApiRead(options, READ);
-      return { variables: readVariables(query, SORT_FIELDS), single: query.id !== null };
-    },
-    result: (data, _call, plan) => {
-      const users = data.users as { totalCount: number; edges: { node: UserNode }[] };
-      const rows = users.edges.map(({ node }) => toV1User(node));
-      if (plan.single) return ok(rows[0] ?? null);
-      const { data: page, meta } = readResult(rows, users.totalCount);
-      return ok(page, meta);
-    },
-  },
+    spec: READ,
+    sortFields: SORT_FIELDS,
+    connection: 'users',
+    filterType: 'UserFilter',
+    orderType: 'UserOrder',
+    nodeFields: USER_FIELDS,
+    toRow: toV1User,
+  }),
   {
     id: '/v1/admin/users/create',
     permission: 'admin',
@@ -118,7 +104,7 @@ export const adminUsersMethods: V1Method[] = [
       setUserEnabled(id: $id, enabled: $enabled) { ${ERROR_FIELDS} ... on SetUserEnabledPayload { changed } }
     }`,
     plan: ([id, enabled]) => ({ variables: { id, enabled } }),
-    result: (data) => ((data.setUserEnabled as { changed: boolean }).changed ? ok(null, { rows: 1 }) : { status: 204, meta: { rows: 0 } }),
+    result: (data) => changedResult((data.setUserEnabled as { changed: boolean }).changed),
   },
   {
     id: '/v1/admin/users/set-password',
@@ -143,19 +129,13 @@ export const adminUsersMethods: V1Method[] = [
       return user ? ok(toPermissionStates(user.permissionStates)) : failure(404, 'User not found');
     },
   },
-  ...(['set', 'update'] as const).map(
-    (mode): V1Method => ({
-      id: `/v1/admin/users/${mode}-permissions`,
-      permission: 'admin',
-      title: `${mode === 'set' ? 'Set' : 'Update'} user permissions`,
-      params: [userId, permissionsParam],
-      document: `mutation AdminUsers${mode === 'set' ? 'Set' : 'Update'}Permissions($id: ID!, $permissions: [PermissionInput!]!) {
-        ${mode}UserPermissions(id: $id, permissions: $permissions) { ${ERROR_FIELDS} }
-      }`,
-      plan: ([id, permissions]) => ({ variables: { id, permissions: toPermissionInputs(permissions as Record<string, unknown>) } }),
-      result: () => ok(),
-    }),
-  ),
+  ...permissionsMethods({
+    module: '/v1/admin/users',
+    permission: 'admin',
+    noun: 'user',
+    target: userId,
+    mutation: (mode) => `${mode}UserPermissions`,
+  }),
   {
     id: '/v1/admin/users/suggest',
     permission: 'admin',

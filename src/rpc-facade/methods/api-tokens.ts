@@ -1,7 +1,7 @@
-import { apiReadSchema, parseApiRead, readResult, type ApiReadSpec } from '../api-read.ts';
+import type { ApiReadSpec } from '../api-read.ts';
 import { ERROR_FIELDS, type V1Method } from '../method.ts';
 import { failure, ok } from '../result.ts';
-import { readVariables, toPermissionInputs, toPermissionMap, toPermissionStates } from './shared.ts';
+import { changedResult, connectionReadMethod, permissionsMethods, toPermissionMap, toPermissionStates } from './shared.ts';
 
 const tokenId = { name: 'token_id', required: true, schema: { type: 'string' } } as const;
 
@@ -41,29 +41,18 @@ function toV1Token(token: TokenNode) {
 }
 
 export const apiTokensMethods: V1Method[] = [
-  {
+  connectionReadMethod<TokenNode>({
     id: '/v1/api-tokens/read',
     permission: 'user',
     title: 'Read tokens',
-    params: [{ name: 'options', required: false, schema: apiReadSchema(READ) }],
-    document: `query ApiTokensRead($first: Int, $offset: Int, $filter: ApiTokenFilter, $orderBy: [ApiTokenOrder!]) {
-      apiTokens(first: $first, offset: $offset, filter: $filter, orderBy: $orderBy) {
-        totalCount
-        edges { node { ${TOKEN_FIELDS} } }
-      }
-    }`,
-    plan: ([options]) => {
-      const query = parseApiRead(options, READ);
-      return { variables: readVariables(query, SORT_FIELDS), single: query.id !== null };
-    },
-    result: (data, _call, plan) => {
-      const tokens = data.apiTokens as { totalCount: number; edges: { node: TokenNode }[] };
-      const rows = tokens.edges.map(({ node }) => toV1Token(node));
-      if (plan.single) return ok(rows[0] ?? null);
-      const { data: page, meta } = readResult(rows, tokens.totalCount);
-      return ok(page, meta);
-    },
-  },
+    spec: READ,
+    sortFields: SORT_FIELDS,
+    connection: 'apiTokens',
+    filterType: 'ApiTokenFilter',
+    orderType: 'ApiTokenOrder',
+    nodeFields: TOKEN_FIELDS,
+    toRow: toV1Token,
+  }),
   {
     id: '/v1/api-tokens/create',
     permission: 'user',
@@ -105,8 +94,7 @@ export const apiTokensMethods: V1Method[] = [
       setApiTokenEnabled(id: $id, enabled: $enabled) { ${ERROR_FIELDS} ... on ApiTokenPayload { changed } }
     }`,
     plan: ([id, enabled]) => ({ variables: { id, enabled } }),
-    result: (data) =>
-      (data.setApiTokenEnabled as { changed: boolean }).changed ? ok(null, { rows: 1 }) : { status: 204, meta: { rows: 0 } },
+    result: (data) => changedResult((data.setApiTokenEnabled as { changed: boolean }).changed),
   },
   {
     id: '/v1/api-tokens/get-permissions',
@@ -120,25 +108,11 @@ export const apiTokensMethods: V1Method[] = [
       return token ? ok(toPermissionStates(token.permissionStates)) : failure(404, 'Token not found');
     },
   },
-  ...(['set', 'update'] as const).map(
-    (mode): V1Method => ({
-      id: `/v1/api-tokens/${mode}-permissions`,
-      permission: 'user',
-      title: `${mode === 'set' ? 'Set' : 'Update'} token permissions`,
-      params: [
-        { ...tokenId, description: 'Token ID.' },
-        {
-          name: 'permissions',
-          required: true,
-          schema: { type: 'object', additionalProperties: { type: 'boolean' } },
-          description: 'Permission name → `true` to enable it.',
-        },
-      ],
-      document: `mutation ApiTokens${mode === 'set' ? 'Set' : 'Update'}Permissions($id: ID!, $permissions: [PermissionInput!]!) {
-        ${mode}ApiTokenPermissions(id: $id, permissions: $permissions) { ${ERROR_FIELDS} }
-      }`,
-      plan: ([id, permissions]) => ({ variables: { id, permissions: toPermissionInputs(permissions as Record<string, unknown>) } }),
-      result: () => ok(),
-    }),
-  ),
+  ...permissionsMethods({
+    module: '/v1/api-tokens',
+    permission: 'user',
+    noun: 'token',
+    target: { ...tokenId, description: 'Token ID.' },
+    mutation: (mode) => `${mode}ApiTokenPermissions`,
+  }),
 ];

@@ -1,4 +1,6 @@
-import type { ApiReadQuery } from '../api-read.ts';
+import { apiReadSchema, parseApiRead, readResult, type ApiReadQuery, type ApiReadSpec } from '../api-read.ts';
+import { ERROR_FIELDS, type ParamSpec, type V1Method } from '../method.ts';
+import { ok, type V1Result } from '../result.ts';
 
 /** `{ name: true }` for each listed permission, the map shape v1 results use. */
 export function toPermissionMap(names: readonly string[]): Record<string, true> {
@@ -56,4 +58,87 @@ export function toV1User(user: UserNode) {
     created: user.createdAt,
     avatar: user.avatar,
   };
+}
+
+/** A v1 apiRead method over a GraphQL connection that takes `first`, `offset`, `filter` and `orderBy`. */
+export interface ConnectionRead<N> {
+  readonly id: string;
+  readonly permission: string;
+  readonly title: string;
+  readonly spec: ApiReadSpec;
+  /** v1 sort field → the GraphQL order enum value. */
+  readonly sortFields: Readonly<Record<string, string>>;
+  readonly connection: string;
+  readonly filterType: string;
+  readonly orderType: string;
+  readonly nodeFields: string;
+  readonly toRow: (node: N) => unknown;
+}
+
+export function connectionReadMethod<N>(read: ConnectionRead<N>): V1Method {
+  const operation = `${read.connection[0]!.toUpperCase()}${read.connection.slice(1)}Read`;
+  return {
+    id: read.id,
+    permission: read.permission,
+    title: read.title,
+    params: [{ name: 'options', required: false, schema: apiReadSchema(read.spec) }],
+    document: `query ${operation}($first: Int, $offset: Int, $filter: ${read.filterType}, $orderBy: [${read.orderType}!]) {
+      ${read.connection}(first: $first, offset: $offset, filter: $filter, orderBy: $orderBy) {
+        totalCount
+        edges { node { ${read.nodeFields} } }
+      }
+    }`,
+    plan: ([options]) => {
+      const query = parseApiRead(options, read.spec);
+      return { variables: readVariables(query, read.sortFields), single: query.id !== null };
+    },
+    result: (data, _call, plan) => {
+      const connection = data[read.connection] as { totalCount: number; edges: { node: N }[] };
+      const rows = connection.edges.map(({ node }) => read.toRow(node));
+      if (plan.single) return ok(rows[0] ?? null);
+      const { data: page, meta } = readResult(rows, connection.totalCount);
+      return ok(page, meta);
+    },
+  };
+}
+
+/** The `set-permissions` (replace) and `update-permissions` (merge) pair of a v1 module. */
+export function permissionsMethods(options: {
+  readonly module: string;
+  readonly permission: string;
+  readonly noun: string;
+  readonly target: ParamSpec;
+  /** The GraphQL mutation for a mode, e.g. `setUserPermissions`. */
+  readonly mutation: (mode: 'set' | 'update') => string;
+}): V1Method[] {
+  return (['set', 'update'] as const).map((mode) => {
+    const mutation = options.mutation(mode);
+    return {
+      id: `${options.module}/${mode}-permissions`,
+      permission: options.permission,
+      title: `${mode === 'set' ? 'Set' : 'Update'} ${options.noun} permissions`,
+      params: [
+        options.target,
+        {
+          name: 'permissions',
+          required: true,
+          schema: { type: 'object', additionalProperties: { type: 'boolean' } },
+          description:
+            mode === 'set'
+              ? 'Permission name → `true` to enable it; replaces the permissions.'
+              : 'Permission name → `true` to enable it; other permissions stay as they are.',
+        },
+      ],
+      document: `mutation ${mutation[0]!.toUpperCase()}${mutation.slice(1)}($id: ID!, $permissions: [PermissionInput!]!) {
+        ${mutation}(id: $id, permissions: $permissions) { ${ERROR_FIELDS} }
+      }`,
+      plan: ([id, permissions]) => ({ variables: { id, permissions: toPermissionInputs(permissions as Record<string, unknown>) } }),
+      result: () => ok(),
+    };
+  });
+}
+
+/** set-enabled answers 200 when the state changed and 204 when it already was so. */
+export function changedResult(changed: boolean): V1Result {
+  return changed ? ok(null, { rows: 1 }) : { status: 204, meta: { rows: 0 } };
 }
