@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
 import type { UploadedFile } from '../graph/builder.ts';
@@ -58,7 +59,8 @@ function parseParts(req: IncomingMessage, dir: string, maxBytes: number): Promis
     try {
       parser = busboy({
         headers: req.headers,
-        limits: { fileSize: maxBytes, files: MAX_PARTS, fields: MAX_PARTS, parts: MAX_PARTS, fieldSize: MAX_FIELD_BYTES },
+        // busboy reports the limit once a file *reaches* it; a file of exactly maxBytes is allowed.
+        limits: { fileSize: maxBytes + 1, files: MAX_PARTS, fields: MAX_PARTS, parts: MAX_PARTS, fieldSize: MAX_FIELD_BYTES },
       });
     } catch {
       reject(new UploadError(RpcCode.decodeError, 'Unable to decode RPC message body'));
@@ -66,34 +68,49 @@ function parseParts(req: IncomingMessage, dir: string, maxBytes: number): Promis
     }
     const parts = new Map<string, UploadPart>();
     const writes: Promise<void>[] = [];
+    /** Streams of files still being received: once the body is abandoned they never finish on their own. */
+    const inFlight = new Set<Readable | Writable>();
+    const track = <T extends Readable | Writable>(stream: T): T => {
+      inFlight.add(stream);
+      stream.once('close', () => inFlight.delete(stream));
+      return stream;
+    };
     let failed: UploadError | undefined;
     const fail = (error: UploadError) => {
       if (failed) return;
       failed = error;
       req.unpipe(parser);
       req.resume();
+      // Both ends: destroying the source alone leaves a temporary file open when the sink has a write pending.
+      for (const stream of inFlight) stream.destroy();
       reject(error);
     };
     parser.on('file', (name, stream, info) => {
+      track(stream);
+      if (isJsonBlob(info)) {
+        writes.push(readJsonBlob(stream).then((value) => void parts.set(name, { kind: 'field', value }), fail));
+        return;
+      }
       const target = path.join(dir, `${parts.size}-${writes.length}`);
       let size = 0;
       stream.on('data', (chunk: Buffer) => (size += chunk.length));
       stream.on('limit', () => fail(new UploadError(RpcCode.uploadTooLarge)));
-      writes.push(
-        pipeline(stream, createWriteStream(target)).then(() => {
-          const file: StoredFile = {
-            name: info.filename ?? name,
-            type: info.mimeType || 'application/octet-stream',
-            size,
-            path: target,
-            arrayBuffer: async () => {
-              const bytes = await readFile(target);
-              return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer;
-            },
-          };
-          parts.set(name, { kind: 'file', file });
-        }),
-      );
+      const write = pipeline(stream, track(createWriteStream(target))).then(() => {
+        const file: StoredFile = {
+          name: info.filename ?? name,
+          type: info.mimeType || 'application/octet-stream',
+          size,
+          path: target,
+          arrayBuffer: async () => {
+            const bytes = await readFile(target);
+            return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer;
+          },
+        };
+        parts.set(name, { kind: 'file', file });
+      });
+      // A write cut short by `fail` rejects; the upload has already been answered then.
+      write.catch(() => {});
+      writes.push(write);
     });
     parser.on('field', (name, value, info) => {
       if (info.valueTruncated) return fail(new UploadError(RpcCode.uploadTooLarge));
@@ -121,6 +138,34 @@ function parseParts(req: IncomingMessage, dir: string, maxBytes: number): Promis
     });
     req.on('error', () => fail(new UploadError(RpcCode.decodeError, 'Unable to decode RPC message body')));
     req.pipe(parser);
+  });
+}
+
+/**
+ * Browser builds of the 7.x client send JSON values as `Blob`s of type application/json, which
+ * browsers name "blob": such parts are values (`params`, `data`), not uploaded files.
+ */
+function isJsonBlob(info: busboy.FileInfo): boolean {
+  return info.filename === 'blob' && /^application\/json/i.test(info.mimeType);
+}
+
+function readJsonBlob(stream: NodeJS.ReadableStream): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    stream.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_FIELD_BYTES) chunks.push(chunk);
+    });
+    stream.on('error', () => reject(new UploadError(RpcCode.decodeError, 'Unable to decode RPC message body')));
+    stream.on('end', () => {
+      if (size > MAX_FIELD_BYTES) return reject(new UploadError(RpcCode.uploadTooLarge));
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      } catch {
+        reject(new UploadError(RpcCode.decodeError, 'Unable to decode RPC message body'));
+      }
+    });
   });
 }
 

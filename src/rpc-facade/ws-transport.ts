@@ -39,6 +39,8 @@ interface Connection {
   readonly subscriptions: Set<string>;
   missedPongs: number;
   stopWatching: () => void;
+  /** Set while the principal is re-checked after an invalidation; calls wait for it (read-your-writes). */
+  reauthenticating: Promise<void> | null;
 }
 
 interface Frame {
@@ -116,6 +118,7 @@ export class V1WebSocketEndpoint {
       subscriptions: new Set(),
       missedPongs: 0,
       stopWatching: () => {},
+      reauthenticating: null,
     };
     this.#connections.add(connection);
     this.#options.onOpen?.();
@@ -175,6 +178,7 @@ export class V1WebSocketEndpoint {
 
   async #call(connection: Connection, method: string, args: unknown[], id: string | number | undefined): Promise<void> {
     const requestId = `${connection.id}:${++this.#sequence}`;
+    while (connection.reauthenticating) await connection.reauthenticating;
     const result = await this.#options.dispatcher.call(method, args, {
       principal: connection.principal,
       client: connection.client,
@@ -216,18 +220,37 @@ export class V1WebSocketEndpoint {
     if (connection.principal.kind === 'guest' || !connection.token) return;
     const token = connection.token;
     connection.stopWatching = this.#options.watch.watch(connection.principal, () => {
-      void this.#options.domain.auth.resolveDetailed(token).then(
-        ({ principal, failure: reason }) => this.#reauthenticated(connection, principal, reason),
-        (err: unknown) => connection.log.warn({ err }, 'could not re-authenticate a v1 WebSocket'),
-      );
+      // The watch fires while the change is being made, before its caller is answered.
+      const done: Promise<void> = this.#options.domain.auth
+        .resolveDetailed(token)
+        .then(async ({ principal, failure: reason }) => {
+          const event = principal.kind === 'guest' ? await this.#endEvent(connection, reason) : null;
+          this.#reauthenticated(connection, principal, event);
+        })
+        .catch((err: unknown) => connection.log.warn({ err }, 'could not re-authenticate a v1 WebSocket'))
+        .finally(() => {
+          if (connection.reauthenticating === done) connection.reauthenticating = null;
+        });
+      connection.reauthenticating = done;
     });
   }
 
-  #reauthenticated(connection: Connection, principal: Principal, reason: AuthFailure | null): void {
+  /**
+   * `sessionDisable` when the credential or its user was disabled, `sessionDelete` otherwise.
+   * Disabling a user deletes its sessions, so a session that is gone is asked about its user too.
+   */
+  async #endEvent(connection: Connection, reason: AuthFailure | null): Promise<'sessionDisable' | 'sessionDelete'> {
+    if (reason === 'userDisabled' || reason === 'tokenDisabled') return 'sessionDisable';
+    const before = connection.principal;
+    if (before.kind === 'guest') return 'sessionDelete';
+    const user = await this.#options.domain.users.find(before.user.id);
+    return user && !user.enabled ? 'sessionDisable' : 'sessionDelete';
+  }
+
+  #reauthenticated(connection: Connection, principal: Principal, event: 'sessionDisable' | 'sessionDelete' | null): void {
     if (principal.kind === 'guest') {
       connection.stopWatching();
-      const event = reason === 'userDisabled' || reason === 'tokenDisabled' ? 'sessionDisable' : 'sessionDelete';
-      this.#publishTo(connection, event);
+      this.#publishTo(connection, event ?? 'sessionDelete');
       connection.ws.close(SIGNED_OUT.code, SIGNED_OUT.reason);
       return;
     }
