@@ -104,7 +104,8 @@ export class V1HttpEndpoint {
       return;
     }
     const target = v1Target(pathOf(req.url));
-    if (method !== 'GET' && method !== 'POST' && method !== 'HEAD') {
+    // HEAD is refused too: it would run the method (sign out, say) without showing the answer.
+    if (method !== 'GET' && method !== 'POST') {
       req.resume();
       return send(res, failure(RpcCode.httpMethodNotAllowed));
     }
@@ -124,10 +125,9 @@ export class V1HttpEndpoint {
       try {
         body = await readBody(req, this.#bodyLimit);
       } catch (error) {
-        if (error instanceof HttpError && error.status === 413) {
-          return send(res, failure(413, 'Request body is too large'), undefined, { connection: 'close' });
-        }
-        throw error;
+        if (!(error instanceof HttpError)) throw error;
+        const result = error.status === 413 ? failure(413, 'Request body is too large') : failure(RpcCode.decodeError);
+        return send(res, result, undefined, { connection: 'close' });
       }
       if (body.length > 0) {
         let parsed: unknown;

@@ -15,6 +15,16 @@ export interface StoredFile extends UploadedFile {
   readonly path: string;
 }
 
+/** Whether an argument is a file this module received (JSON arguments never are). */
+export function isStoredFile(value: unknown): value is StoredFile {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as StoredFile).path === 'string' &&
+    typeof (value as StoredFile).arrayBuffer === 'function'
+  );
+}
+
 export type UploadPart = { readonly kind: 'file'; readonly file: StoredFile } | { readonly kind: 'field'; readonly value: unknown };
 
 export interface ReceivedUpload {
@@ -59,8 +69,8 @@ function parseParts(req: IncomingMessage, dir: string, maxBytes: number): Promis
     try {
       parser = busboy({
         headers: req.headers,
-        // busboy reports the limit once a file *reaches* it; a file of exactly maxBytes is allowed.
-        limits: { fileSize: maxBytes + 1, files: MAX_PARTS, fields: MAX_PARTS, parts: MAX_PARTS, fieldSize: MAX_FIELD_BYTES },
+        // busboy reports a limit once a part *reaches* it; parts of exactly the limit are allowed.
+        limits: { fileSize: maxBytes + 1, files: MAX_PARTS, fields: MAX_PARTS, parts: MAX_PARTS, fieldSize: MAX_FIELD_BYTES + 1 },
       });
     } catch {
       reject(new UploadError(RpcCode.decodeError, 'Unable to decode RPC message body'));

@@ -555,7 +555,7 @@ export function defineConformanceSuite(kit: ClientKit): void {
         expectOk(await client.call('/v1/admin/settings/update', { ...(read.data as Data), smtp_password: undefined }));
         expectError(await client.call('/v1/admin/settings/update', { bogus: 1 }), 400, 'Setting "bogus" is unknown');
         expectError(await client.call('/v1/admin/settings/update', { smtp_tls: 'ssl' }), 400, 'Setting "smtp_tls" must be one of starttls, tls, none');
-        expectError(await client.call('/v1/admin/settings/update', { smtp_port: 70000 }), 400);
+        expectError(await client.call('/v1/admin/settings/update', { smtp_port: 70000 }), 400, 'Setting "smtp_port" must be an integer from 1 to 65535');
         expectError(await connect((await user()).token).call('/v1/admin/settings/read'), ...DENIED);
       });
 

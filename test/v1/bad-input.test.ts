@@ -211,6 +211,8 @@ describe.each(MODES)('v1 facade against bad input (%s)', (mode) => {
         expect(answer, method).toMatchObject({ status: -32804, statusText: 'HTTP method not allowed' });
         expect((await rawRequest(port, { method, path: '/api/v1/test/test' })).status).toBe(405);
       }
+      // HEAD would run the method without showing its answer (a sign-out, say).
+      expect((await rawRequest(port, { method: 'HEAD', path: '/api/v1/session/signout' })).status).toBe(405);
     });
 
     it('answers a CORS preflight with 200, any origin, and Authorization allowed', async () => {
@@ -259,6 +261,13 @@ describe.each(MODES)('v1 facade against bad input (%s)', (mode) => {
         expect(answer, shape).toMatchObject({ status: 200 });
         expect(answer.data, shape).toEqual({ a: 1 });
       }
+      // A JSON object where the file belongs is named as the invalid parameter.
+      const notAFile = new FormData();
+      notAFile.append('params', json([{ name: 'up.txt' }, { a: 1 }]));
+      expect(await httpCall(gw, '/v1/test/upload', undefined, { method: 'POST', body: notAFile, token: root })).toMatchObject({
+        status: -32808,
+        statusText: 'Parameter "file" is invalid',
+      });
     });
 
     it('a file over the 10 MiB limit is -32902 (HTTP 413), and its temporary file is released', async () => {

@@ -21,6 +21,8 @@ const SETTINGS = {
   notification_retention_days: ['notificationRetentionDays', 'integer'],
 } as const satisfies Record<string, readonly [string, string | readonly string[]]>;
 
+const V1_NAMES = new Map<string, string>(Object.entries(SETTINGS).map(([name, [field]]) => [field, name]));
+
 /** Read-only names a client may send back unchanged from a read. */
 const IGNORED = new Set(['id', 'updated', 'smtp_password_set']);
 
@@ -67,6 +69,8 @@ export const adminSettingsMethods: V1Method[] = [
       },
     ],
     document: `mutation AdminSettingsUpdate($input: SettingsInput!) { updateSettings(input: $input) { ${ERROR_FIELDS} } }`,
+    // `Setting "smtpPort" must be …` names the v1 setting instead: `Setting "smtp_port" must be …`.
+    errorMessage: (message) => message.replace(/"(\w+)"/, (quoted, field: string) => (V1_NAMES.has(field) ? `"${V1_NAMES.get(field)}"` : quoted)),
     plan: ([settings]) => {
       const input: Record<string, unknown> = {};
       for (const [name, value] of Object.entries(settings as Record<string, unknown>)) {

@@ -1,4 +1,5 @@
-import { ok } from '../result.ts';
+import { failure, ok, RpcCode } from '../result.ts';
+import { isStoredFile } from '../upload.ts';
 import type { V1Method } from '../method.ts';
 
 export const UPLOAD_MAX_BYTES = 10 * 1024 * 1024;
@@ -23,7 +24,10 @@ export const testMethods: V1Method[] = [
     ],
     upload: { maxBytes: UPLOAD_MAX_BYTES },
     document: 'mutation TestUpload($file: File, $data: JSON) { testUpload(file: $file, data: $data) { data } }',
-    plan: ([file, data]) => ({ variables: { file: file ?? null, data: data ?? null } }),
+    plan: ([file, data]) =>
+      file === null || file === undefined || isStoredFile(file)
+        ? { variables: { file: file ?? null, data: data ?? null } }
+        : failure(RpcCode.invalidParams, 'Parameter "file" is invalid'),
     result: (data) => ok((data.testUpload as { data: unknown }).data),
   },
 ];
