@@ -93,6 +93,11 @@ export class Authenticator {
     return resolution;
   }
 
+  /** Changes with every invalidation: read it before resolving to learn later whether anything changed since. */
+  get epoch(): number {
+    return this.#cache.epoch;
+  }
+
   /** Drops cached principals everywhere; open connections on them are re-checked by their listeners. */
   invalidate(tags: readonly string[]): Promise<void> {
     return this.#cache.invalidate(tags);

@@ -15,14 +15,21 @@ type Watcher = () => void;
  */
 export class PrincipalWatch {
   readonly #byTag = new Map<string, Set<Watcher>>();
+  readonly #auth: Authenticator;
   readonly #stop: () => void;
 
   constructor(auth: Authenticator) {
+    this.#auth = auth;
     this.#stop = auth.onInvalidate((tags) => this.#notify(tags));
   }
 
-  /** Calls `onInvalidated` whenever the principal may have changed; returns the function that stops watching. */
-  watch(principal: Principal, onInvalidated: () => void): () => void {
+  /**
+   * Calls `onInvalidated` whenever the principal may have changed; returns the function that stops
+   * watching. `resolvedAt` is the authenticator's epoch read before the principal was resolved: if
+   * an invalidation came in between, it could not be heard yet, so the connection is re-checked once.
+   */
+  watch(principal: Principal, onInvalidated: () => void, resolvedAt?: number): () => void {
+    if (resolvedAt !== undefined && resolvedAt !== this.#auth.epoch) queueMicrotask(onInvalidated);
     const tags = principalTags(principal);
     for (const tag of tags) {
       let watchers = this.#byTag.get(tag);

@@ -87,9 +87,10 @@ export class V1WebSocketEndpoint {
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, context: { requestId: string; client: ClientInfo }): void {
     const token = tokenFromProtocols(req.headers['sec-websocket-protocol']);
+    const resolvedAt = this.#options.domain.auth.epoch;
     void this.#options.domain.auth.resolve(token).then(
       (principal) => {
-        this.#wss.handleUpgrade(req, socket, head, (ws) => this.#open(ws, token, principal, context));
+        this.#wss.handleUpgrade(req, socket, head, (ws) => this.#open(ws, token, principal, context, resolvedAt));
       },
       (err: unknown) => {
         this.#options.log.error({ err, reqId: context.requestId }, 'could not authenticate a v1 WebSocket');
@@ -106,7 +107,13 @@ export class V1WebSocketEndpoint {
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
   }
 
-  #open(ws: WebSocket, token: string | null, principal: Principal, context: { requestId: string; client: ClientInfo }): void {
+  #open(
+    ws: WebSocket,
+    token: string | null,
+    principal: Principal,
+    context: { requestId: string; client: ClientInfo },
+    resolvedAt: number,
+  ): void {
     const connection: Connection = {
       ws,
       token,
@@ -122,7 +129,7 @@ export class V1WebSocketEndpoint {
     };
     this.#connections.add(connection);
     this.#options.onOpen?.();
-    this.#watch(connection);
+    this.#watch(connection, resolvedAt);
     ws.on('pong', () => (connection.missedPongs = 0));
     ws.on('message', (data, isBinary) => this.#receive(connection, data, isBinary));
     ws.on('error', () => ws.terminate());
@@ -216,7 +223,7 @@ export class V1WebSocketEndpoint {
   }
 
   /** Re-authenticates when the principal is invalidated; a dead credential ends the connection. */
-  #watch(connection: Connection): void {
+  #watch(connection: Connection, resolvedAt: number): void {
     if (connection.principal.kind === 'guest' || !connection.token) return;
     const token = connection.token;
     connection.stopWatching = this.#options.watch.watch(connection.principal, () => {
@@ -232,7 +239,7 @@ export class V1WebSocketEndpoint {
           if (connection.reauthenticating === done) connection.reauthenticating = null;
         });
       connection.reauthenticating = done;
-    });
+    }, resolvedAt);
   }
 
   /**

@@ -55,6 +55,7 @@ export class GraphqlWsEndpoint implements UpgradeRoute {
       {
         onConnect: async (ctx) => {
           const token = bearerToken(stringOrNull(ctx.connectionParams?.authorization));
+          const resolvedAt = options.domain.auth.epoch;
           const principal = await options.domain.auth.resolve(token);
           const state: ConnectionState = {
             token,
@@ -63,7 +64,7 @@ export class GraphqlWsEndpoint implements UpgradeRoute {
             stopWatching: () => {},
           };
           ctx.extra.state = state;
-          this.#watch(state, ctx.extra.socket);
+          this.#watch(state, ctx.extra.socket, resolvedAt);
           return true;
         },
         onSubscribe: async (ctx, _id, payload) => {
@@ -118,7 +119,7 @@ export class GraphqlWsEndpoint implements UpgradeRoute {
     await this.#dispose();
   }
 
-  #watch(state: ConnectionState, socket: WebSocket): void {
+  #watch(state: ConnectionState, socket: WebSocket, resolvedAt: number): void {
     if (state.principal.kind === 'guest' || !state.token) return;
     const token = state.token;
     state.stopWatching = this.#options.watch.watch(state.principal, () => {
@@ -133,7 +134,7 @@ export class GraphqlWsEndpoint implements UpgradeRoute {
         },
         (err: unknown) => this.#options.log.warn({ err }, 'could not re-authenticate a graphql-ws connection'),
       );
-    });
+    }, resolvedAt);
   }
 }
 

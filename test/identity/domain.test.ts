@@ -8,6 +8,7 @@ import { Domain } from '../../src/domain/domain.ts';
 import { NotAuthenticatedError } from '../../src/domain/errors.ts';
 import { Passwords } from '../../src/domain/passwords.ts';
 import type { SessionPrincipal } from '../../src/domain/principal.ts';
+import { PrincipalWatch } from '../../src/domain/principal-watch.ts';
 import { issueToken, parseToken, TokenType } from '../../src/domain/tokens.ts';
 import { openKv, type Kv } from '../../src/kv/kv.ts';
 import { MemoryHub } from '../../src/kv/memory-pubsub.ts';
@@ -164,6 +165,29 @@ describe.each(MODES)('the domain on its own (%s)', (mode) => {
     expect((await domain.auth.resolve(tampered)).kind).toBe('guest');
     expect((await domain.auth.resolveDetailed(tampered)).failure).toMatch(/^(unknown|malformed)$/);
     expect((await domain.auth.resolveDetailed(`${token.slice(0, 33)}=`)).failure).toBe('malformed');
+  });
+
+  it('re-checks a watched connection whose principal was invalidated while it was being resolved', async () => {
+    const { user, password } = await domain.users.create(root, { username: uniqueUsername('watch') });
+    const { token } = await domain.sessions.signIn({ username: user.name, password }, null, CLIENT);
+    const watch = new PrincipalWatch(domain.auth);
+    try {
+      const before = domain.auth.epoch;
+      const principal = await domain.auth.resolve(token);
+      // The change lands between resolving and watching: nobody is listening for it yet.
+      await domain.auth.invalidate([`user:${user.id}`]);
+      let stale = 0;
+      let current = 0;
+      watch.watch(principal, () => stale++, before);
+      watch.watch(principal, () => current++, domain.auth.epoch);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect({ stale, current }).toEqual({ stale: 1, current: 0 });
+      await domain.auth.invalidate([`user:${user.id}`]);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect({ stale, current }).toEqual({ stale: 2, current: 1 });
+    } finally {
+      watch.close();
+    }
   });
 
   it('re-hashes a password stored with other argon2 parameters at the next sign-in', async () => {
