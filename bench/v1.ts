@@ -162,6 +162,13 @@ async function main(): Promise<void> {
   const databaseUrl = new URL(DATABASE_URL);
   databaseUrl.pathname = `/${database}`;
   const children: ChildProcess[] = [];
+  // Interrupted runs leave no servers behind.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      for (const child of children) child.kill('SIGTERM');
+      process.exit(130);
+    });
+  }
   try {
     const port = await freePort();
     const gatewayUrl = `http://127.0.0.1:${port}`;
