@@ -52,9 +52,9 @@ export function useErrorPolicy(): Plugin<GraphContext> {
     onExecute() {
       return {
         onExecuteDone(payload) {
-          const log = payload.args.contextValue.log;
           return handleStreamOrSingleExecutionResult(payload, ({ result, setResult }) => {
-            if (result.errors?.length) setResult(formatExecutionResult(result, log));
+            // The request logger is touched only when there is something to log.
+            if (result.errors?.length) setResult(formatExecutionResult(result, payload.args.contextValue.log));
           });
         },
       };

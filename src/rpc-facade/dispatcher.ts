@@ -93,7 +93,8 @@ export class Dispatcher {
       log: () => call.log,
       client: call.client,
     });
-    const result = formatExecutionResult(await compiled.execute(planned, context), call.log);
+    const executed = await compiled.execute(planned, context);
+    const result = executed.errors?.length ? formatExecutionResult(executed, call.log) : executed;
     return toV1Result(compiled, planned, result, call);
   }
 }

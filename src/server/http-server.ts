@@ -137,7 +137,8 @@ export class GatewayHttpServer {
       this.#inFlight--;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.#options.metrics.observeRequest(routeName, req.method ?? 'UNKNOWN', res.statusCode, seconds);
-      if (context.log.isLevelEnabled('debug')) {
+      // The base logger decides, so requests that log nothing never create a child logger.
+      if (this.#options.log.isLevelEnabled('debug')) {
         context.log.debug(
           { method: req.method, path, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 },
           'request finished',
