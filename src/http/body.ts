@@ -16,38 +16,34 @@ export function readBody(req: IncomingMessage, limit = DEFAULT_BODY_LIMIT): Prom
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const onData = (chunk: Buffer) => {
+    let settled = false;
+    req.on('data', (chunk: Buffer) => {
+      if (settled) return;
       size += chunk.length;
       if (size > limit) {
-        cleanup();
+        settled = true;
         req.resume();
         reject(tooLarge(limit));
         return;
       }
       chunks.push(chunk);
-    };
-    const onEnd = () => {
-      cleanup();
+    });
+    req.once('end', () => {
+      if (settled) return;
+      settled = true;
       resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    };
-    const onError = (error: Error) => {
-      cleanup();
+    });
+    req.once('error', (error: Error) => {
+      if (settled) return;
+      settled = true;
       reject(new HttpError(400, `Request body could not be read: ${error.message}`));
-    };
-    const onAborted = () => {
-      cleanup();
+    });
+    // 'close' before 'end': the client went away mid-body.
+    req.once('close', () => {
+      if (settled) return;
+      settled = true;
       reject(new HttpError(400, 'Request was aborted by the client'));
-    };
-    const cleanup = () => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('aborted', onAborted);
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('aborted', onAborted);
+    });
   });
 }
 

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -49,9 +49,14 @@ export interface HttpServerOptions {
 
 const REQUEST_ID = /^[\w.:-]{1,64}$/;
 
+/** Unique per process start; request ids are this prefix and a counter, cheaper than a UUID per request. */
+const ID_PREFIX = randomBytes(6).toString('base64url');
+let lastId = 0;
+
+/** The caller's `x-request-id` when it is a sane token, otherwise a new id unique across nodes and restarts. */
 export function requestIdOf(req: IncomingMessage): string {
   const given = req.headers['x-request-id'];
-  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : `${ID_PREFIX}-${(++lastId).toString(36)}`;
 }
 
 export function clientOf(req: IncomingMessage): ClientInfo {
