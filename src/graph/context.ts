@@ -32,17 +32,30 @@ export interface GraphContextInit {
  * the same (cached) principal reuse them, because those decisions depend on the principal alone.
  * A new principal object (after any invalidation) starts with fresh caches.
  */
+class ResolverContext implements GraphContext {
+  readonly principal: Principal;
+  readonly domain: Domain;
+  readonly requestId: string;
+  readonly client: ClientInfo;
+  readonly [contextCacheSymbol]: Principal;
+  readonly #createLog: () => Logger;
+  #log: Logger | undefined;
+
+  constructor(init: GraphContextInit) {
+    this.principal = init.principal;
+    this.domain = init.domain;
+    this.requestId = init.requestId;
+    this.client = init.client;
+    this[contextCacheSymbol] = init.principal;
+    this.#createLog = init.log;
+  }
+
+  get log(): Logger {
+    this.#log ??= this.#createLog();
+    return this.#log;
+  }
+}
+
 export function graphContext(init: GraphContextInit): GraphContext {
-  let log: Logger | undefined;
-  return {
-    principal: init.principal,
-    domain: init.domain,
-    requestId: init.requestId,
-    client: init.client,
-    get log() {
-      log ??= init.log();
-      return log;
-    },
-    [contextCacheSymbol]: init.principal,
-  } as GraphContext;
+  return new ResolverContext(init);
 }

@@ -155,7 +155,7 @@ export class V1HttpEndpoint {
       // Events are WebSocket business; over HTTP they are accepted and dropped, as the original server did.
       result = ok();
     } else {
-      result = await this.#dispatcher.call(normalizeMethodId(methodId), args, callOf(principal, context, false));
+      result = await this.#dispatcher.call(normalizeMethodId(methodId), args, new HttpCall(principal, context, false));
     }
     send(res, isVoid ? ok() : result, id);
   }
@@ -163,7 +163,7 @@ export class V1HttpEndpoint {
   async #upload(req: IncomingMessage, res: ServerResponse, context: RequestInfo, target: V1Target): Promise<void> {
     const compiled = target.kind === 'method' ? this.#dispatcher.lookup(target.id) : undefined;
     const principal = await this.#domain.auth.resolve(bearerToken(req.headers.authorization));
-    const call = callOf(principal, context, true);
+    const call = new HttpCall(principal, context, true);
     // Unknown method, permission or "not an upload method" are answered before reading the body.
     if (!compiled?.method.upload) {
       req.resume();
@@ -187,17 +187,29 @@ export class V1HttpEndpoint {
 }
 
 /** The call description; the request logger is only created if something logs. */
-function callOf(principal: Principal, context: RequestInfo, upload: boolean): Call {
-  return {
-    principal,
-    client: context.client,
-    requestId: context.requestId,
-    get log() {
-      return context.log;
-    },
-    transport: 'http',
-    upload,
-  };
+class HttpCall implements Call {
+  readonly transport = 'http' as const;
+  readonly principal: Principal;
+  readonly upload: boolean;
+  readonly #request: RequestInfo;
+
+  constructor(principal: Principal, request: RequestInfo, upload: boolean) {
+    this.principal = principal;
+    this.upload = upload;
+    this.#request = request;
+  }
+
+  get client(): ClientInfo {
+    return this.#request.client;
+  }
+
+  get requestId(): string {
+    return this.#request.requestId;
+  }
+
+  get log(): Logger {
+    return this.#request.log;
+  }
 }
 
 function normalizeMethodId(id: string): string {

@@ -130,7 +130,7 @@ export class GatewayHttpServer {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     const context = new RequestContext(requestIdOf(req), clientOf(req), this.#options.log);
     const path = pathOf(req.url);
     const route = this.#options.route(path);
@@ -140,7 +140,7 @@ export class GatewayHttpServer {
     if (this.#closing) res.setHeader('connection', 'close');
     res.once('close', () => {
       this.#inFlight--;
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const seconds = (performance.now() - started) / 1000;
       this.#options.metrics.observeRequest(routeName, req.method ?? 'UNKNOWN', res.statusCode, seconds);
       // The base logger decides, so requests that log nothing never create a child logger.
       if (this.#options.log.isLevelEnabled('debug')) {
