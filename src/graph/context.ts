@@ -38,8 +38,9 @@ class ResolverContext implements GraphContext {
   readonly requestId: string;
   readonly client: ClientInfo;
   readonly [contextCacheSymbol]: Principal;
-  readonly #createLog: () => Logger;
-  #log: Logger | undefined;
+  // Plain (not #private) fields: GraphQL servers may hand resolvers an object derived from this one.
+  readonly createLog: () => Logger;
+  cachedLog: Logger | undefined;
 
   constructor(init: GraphContextInit) {
     this.principal = init.principal;
@@ -47,12 +48,13 @@ class ResolverContext implements GraphContext {
     this.requestId = init.requestId;
     this.client = init.client;
     this[contextCacheSymbol] = init.principal;
-    this.#createLog = init.log;
+    this.createLog = init.log;
+    this.cachedLog = undefined;
   }
 
   get log(): Logger {
-    this.#log ??= this.#createLog();
-    return this.#log;
+    this.cachedLog ??= this.createLog();
+    return this.cachedLog;
   }
 }
 
