@@ -1,19 +1,30 @@
 import type { ApiReadSpec } from '../api-read.ts';
 import { ERROR_FIELDS, type V1Method } from '../method.ts';
-import { failure, ok } from '../result.ts';
+import { ok } from '../result.ts';
 import {
-  changedResult,
   connectionReadMethod,
-  permissionsMethods,
+  permissionMethods,
+  setEnabledMethod,
   toPermissionInputs,
   toPermissionMap,
-  toPermissionStates,
   toV1User,
   USER_FIELDS,
+  type ManagedRecords,
   type UserNode,
 } from './shared.ts';
 
 const userId = { name: 'user_id', required: true, schema: { type: 'string' }, description: 'User id or name.' } as const;
+
+const USERS: ManagedRecords = {
+  module: '/v1/admin/users',
+  permission: 'admin',
+  noun: 'user',
+  target: userId,
+  lookup: 'user',
+  notFound: 'User not found',
+  setEnabled: { mutation: 'setUserEnabled', payload: 'SetUserEnabledPayload' },
+  setPermissions: (mode) => `${mode}UserPermissions`,
+};
 
 const READ: ApiReadSpec = {
   fields: {
@@ -96,17 +107,6 @@ export const adminUsersMethods: V1Method[] = [
     result: () => ok(null, { rows: 1 }),
   },
   {
-    id: '/v1/admin/users/set-enabled',
-    permission: 'admin',
-    title: 'Set user enabled',
-    params: [userId, { name: 'enabled', required: true, schema: { type: 'boolean' } }],
-    document: `mutation AdminUsersSetEnabled($id: ID!, $enabled: Boolean!) {
-      setUserEnabled(id: $id, enabled: $enabled) { ${ERROR_FIELDS} ... on SetUserEnabledPayload { changed } }
-    }`,
-    plan: ([id, enabled]) => ({ variables: { id, enabled } }),
-    result: (data) => changedResult((data.setUserEnabled as { changed: boolean }).changed),
-  },
-  {
     id: '/v1/admin/users/set-password',
     permission: 'admin',
     title: 'Set user password',
@@ -117,25 +117,8 @@ export const adminUsersMethods: V1Method[] = [
     plan: ([id, password]) => ({ variables: { id, password: password || null } }),
     result: (data) => ok({ password: (data.setUserPassword as { password: string }).password }),
   },
-  {
-    id: '/v1/admin/users/get-permissions',
-    permission: 'admin',
-    title: 'Get user permissions',
-    params: [userId],
-    document: 'query AdminUsersGetPermissions($id: ID!) { user(id: $id) { permissionStates { name description enabled } } }',
-    plan: ([id]) => ({ variables: { id } }),
-    result: (data) => {
-      const user = data.user as { permissionStates: { name: string; description: string; enabled: boolean }[] } | null;
-      return user ? ok(toPermissionStates(user.permissionStates)) : failure(404, 'User not found');
-    },
-  },
-  ...permissionsMethods({
-    module: '/v1/admin/users',
-    permission: 'admin',
-    noun: 'user',
-    target: userId,
-    mutation: (mode) => `${mode}UserPermissions`,
-  }),
+  setEnabledMethod(USERS),
+  ...permissionMethods(USERS),
   {
     id: '/v1/admin/users/suggest',
     permission: 'admin',

@@ -1,9 +1,20 @@
 import type { ApiReadSpec } from '../api-read.ts';
 import { ERROR_FIELDS, type V1Method } from '../method.ts';
-import { failure, ok } from '../result.ts';
-import { changedResult, connectionReadMethod, permissionsMethods, toPermissionMap, toPermissionStates } from './shared.ts';
+import { ok } from '../result.ts';
+import { connectionReadMethod, permissionMethods, setEnabledMethod, toPermissionMap, type ManagedRecords } from './shared.ts';
 
 const tokenId = { name: 'token_id', required: true, schema: { type: 'string' } } as const;
+
+const TOKENS: ManagedRecords = {
+  module: '/v1/api-tokens',
+  permission: 'user',
+  noun: 'token',
+  target: { ...tokenId, description: 'Token ID.' },
+  lookup: 'apiToken',
+  notFound: 'Token not found',
+  setEnabled: { mutation: 'setApiTokenEnabled', payload: 'ApiTokenPayload' },
+  setPermissions: (mode) => `${mode}ApiTokenPermissions`,
+};
 
 const READ: ApiReadSpec = {
   fields: {
@@ -85,34 +96,6 @@ export const apiTokensMethods: V1Method[] = [
     plan: ([id]) => ({ variables: { id } }),
     result: () => ok(null, { rows: 1 }),
   },
-  {
-    id: '/v1/api-tokens/set-enabled',
-    permission: 'user',
-    title: 'Set token enabled',
-    params: [tokenId, { name: 'enabled', required: true, schema: { type: 'boolean' } }],
-    document: `mutation ApiTokensSetEnabled($id: ID!, $enabled: Boolean!) {
-      setApiTokenEnabled(id: $id, enabled: $enabled) { ${ERROR_FIELDS} ... on ApiTokenPayload { changed } }
-    }`,
-    plan: ([id, enabled]) => ({ variables: { id, enabled } }),
-    result: (data) => changedResult((data.setApiTokenEnabled as { changed: boolean }).changed),
-  },
-  {
-    id: '/v1/api-tokens/get-permissions',
-    permission: 'user',
-    title: 'Get token permissions',
-    params: [tokenId],
-    document: 'query ApiTokensGetPermissions($id: ID!) { apiToken(id: $id) { permissionStates { name description enabled } } }',
-    plan: ([id]) => ({ variables: { id } }),
-    result: (data) => {
-      const token = data.apiToken as { permissionStates: { name: string; description: string; enabled: boolean }[] } | null;
-      return token ? ok(toPermissionStates(token.permissionStates)) : failure(404, 'Token not found');
-    },
-  },
-  ...permissionsMethods({
-    module: '/v1/api-tokens',
-    permission: 'user',
-    noun: 'token',
-    target: { ...tokenId, description: 'Token ID.' },
-    mutation: (mode) => `${mode}ApiTokenPermissions`,
-  }),
+  setEnabledMethod(TOKENS),
+  ...permissionMethods(TOKENS),
 ];

@@ -1,6 +1,6 @@
 import { apiReadSchema, parseApiRead, readResult, type ApiReadQuery, type ApiReadSpec } from '../api-read.ts';
 import { ERROR_FIELDS, type ParamSpec, type V1Method } from '../method.ts';
-import { ok, type V1Result } from '../result.ts';
+import { failure, ok, type V1Result } from '../result.ts';
 
 /** `{ name: true }` for each listed permission, the map shape v1 results use. */
 export function toPermissionMap(names: readonly string[]): Record<string, true> {
@@ -102,23 +102,65 @@ export function connectionReadMethod<N>(read: ConnectionRead<N>): V1Method {
   };
 }
 
-/** The `set-permissions` (replace) and `update-permissions` (merge) pair of a v1 module. */
-export function permissionsMethods(options: {
+/** A v1 module managing records that have an enabled flag and permissions (users, API tokens). */
+export interface ManagedRecords {
+  /** `/v1/admin/users` */
   readonly module: string;
   readonly permission: string;
+  /** `user`, `token`: used in titles. */
   readonly noun: string;
+  /** The positional parameter naming the record (`user_id`, `token_id`). */
   readonly target: ParamSpec;
-  /** The GraphQL mutation for a mode, e.g. `setUserPermissions`. */
-  readonly mutation: (mode: 'set' | 'update') => string;
-}): V1Method[] {
-  return (['set', 'update'] as const).map((mode) => {
-    const mutation = options.mutation(mode);
+  /** The GraphQL query field that finds one record by id (null when there is none). */
+  readonly lookup: string;
+  readonly notFound: string;
+  /** GraphQL mutations and payload type, e.g. `setUserEnabled` / `SetUserEnabledPayload`. */
+  readonly setEnabled: { readonly mutation: string; readonly payload: string };
+  readonly setPermissions: (mode: 'set' | 'update') => string;
+}
+
+const operationName = (field: string, prefix = '') => `${prefix}${field[0]!.toUpperCase()}${field.slice(1)}`;
+
+/** `set-enabled`: 200 when the state changed, 204 when it already was so. */
+export function setEnabledMethod(records: ManagedRecords): V1Method {
+  const { mutation, payload } = records.setEnabled;
+  return {
+    id: `${records.module}/set-enabled`,
+    permission: records.permission,
+    title: `Set ${records.noun} enabled`,
+    params: [records.target, { name: 'enabled', required: true, schema: { type: 'boolean' } }],
+    document: `mutation ${operationName(mutation)}($id: ID!, $enabled: Boolean!) {
+      ${mutation}(id: $id, enabled: $enabled) { ${ERROR_FIELDS} ... on ${payload} { changed } }
+    }`,
+    plan: ([id, enabled]) => ({ variables: { id, enabled } }),
+    result: (data) => changedResult((data[mutation] as { changed: boolean }).changed),
+  };
+}
+
+/** `get-permissions`, `set-permissions` (replace) and `update-permissions` (merge). */
+export function permissionMethods(records: ManagedRecords): V1Method[] {
+  const get: V1Method = {
+    id: `${records.module}/get-permissions`,
+    permission: records.permission,
+    title: `Get ${records.noun} permissions`,
+    params: [records.target],
+    document: `query ${operationName(records.lookup, 'Get')}Permissions($id: ID!) {
+      ${records.lookup}(id: $id) { permissionStates { name description enabled } }
+    }`,
+    plan: ([id]) => ({ variables: { id } }),
+    result: (data) => {
+      const record = data[records.lookup] as { permissionStates: { name: string; description: string; enabled: boolean }[] } | null;
+      return record ? ok(toPermissionStates(record.permissionStates)) : failure(404, records.notFound);
+    },
+  };
+  const change = (['set', 'update'] as const).map((mode): V1Method => {
+    const mutation = records.setPermissions(mode);
     return {
-      id: `${options.module}/${mode}-permissions`,
-      permission: options.permission,
-      title: `${mode === 'set' ? 'Set' : 'Update'} ${options.noun} permissions`,
+      id: `${records.module}/${mode}-permissions`,
+      permission: records.permission,
+      title: `${mode === 'set' ? 'Set' : 'Update'} ${records.noun} permissions`,
       params: [
-        options.target,
+        records.target,
         {
           name: 'permissions',
           required: true,
@@ -129,13 +171,14 @@ export function permissionsMethods(options: {
               : 'Permission name → `true` to enable it; other permissions stay as they are.',
         },
       ],
-      document: `mutation ${mutation[0]!.toUpperCase()}${mutation.slice(1)}($id: ID!, $permissions: [PermissionInput!]!) {
+      document: `mutation ${operationName(mutation)}($id: ID!, $permissions: [PermissionInput!]!) {
         ${mutation}(id: $id, permissions: $permissions) { ${ERROR_FIELDS} }
       }`,
       plan: ([id, permissions]) => ({ variables: { id, permissions: toPermissionInputs(permissions as Record<string, unknown>) } }),
       result: () => ok(),
     };
   });
+  return [get, ...change];
 }
 
 /** set-enabled answers 200 when the state changed and 204 when it already was so. */
