@@ -1,8 +1,9 @@
-import type { ApiReadSpec } from '../api-read.ts';
 import { ERROR_FIELDS, type V1Method } from '../method.ts';
 import { ok } from '../result.ts';
 import {
   connectionReadMethod,
+  RECORD_SORT_FIELDS,
+  recordReadSpec,
   permissionMethods,
   setEnabledMethod,
   toPermissionInputs,
@@ -26,18 +27,6 @@ const USERS: ManagedRecords = {
   setPermissions: (mode) => `${mode}UserPermissions`,
 };
 
-const READ: ApiReadSpec = {
-  fields: {
-    id: { type: 'string', conditions: ['='], sortable: true },
-    search: { type: 'string', conditions: ['like'] },
-    name: { sortable: true },
-    created: { sortable: true },
-    enabled: { sortable: true },
-  },
-  defaultOrder: [['name', 'desc']],
-  byId: true,
-};
-const SORT_FIELDS = { id: 'ID', name: 'NAME', created: 'CREATED_AT', enabled: 'ENABLED' };
 
 const NEW_USER_FIELDS = {
   username: { type: 'string' },
@@ -55,8 +44,8 @@ export const adminUsersMethods: V1Method[] = [
     id: '/v1/admin/users/read',
     permission: 'admin',
     title: 'Read users',
-    spec: READ,
-    sortFields: SORT_FIELDS,
+    spec: recordReadSpec([['name', 'desc']]),
+    sortFields: RECORD_SORT_FIELDS,
     connection: 'users',
     filterType: 'UserFilter',
     orderType: 'UserOrder',

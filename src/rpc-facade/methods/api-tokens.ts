@@ -1,7 +1,13 @@
-import type { ApiReadSpec } from '../api-read.ts';
 import { ERROR_FIELDS, type V1Method } from '../method.ts';
 import { ok } from '../result.ts';
-import { connectionReadMethod, permissionMethods, setEnabledMethod, toPermissionMap, type ManagedRecords } from './shared.ts';
+import {
+  connectionReadMethod,
+  permissionMethods,
+  RECORD_SORT_FIELDS,
+  recordReadSpec,   setEnabledMethod,
+  toPermissionMap,
+  type ManagedRecords,
+} from './shared.ts';
 
 const tokenId = { name: 'token_id', required: true, schema: { type: 'string' } } as const;
 
@@ -16,18 +22,6 @@ const TOKENS: ManagedRecords = {
   setPermissions: (mode) => `${mode}ApiTokenPermissions`,
 };
 
-const READ: ApiReadSpec = {
-  fields: {
-    id: { type: 'string', conditions: ['='], sortable: true },
-    search: { type: 'string', conditions: ['like'] },
-    name: { sortable: true },
-    created: { sortable: true },
-    enabled: { sortable: true },
-  },
-  defaultOrder: [['created', 'desc']],
-  byId: true,
-};
-const SORT_FIELDS = { id: 'ID', name: 'NAME', created: 'CREATED_AT', enabled: 'ENABLED' };
 
 interface TokenNode {
   id: string;
@@ -56,8 +50,8 @@ export const apiTokensMethods: V1Method[] = [
     id: '/v1/api-tokens/read',
     permission: 'user',
     title: 'Read tokens',
-    spec: READ,
-    sortFields: SORT_FIELDS,
+    spec: recordReadSpec([['created', 'desc']]),
+    sortFields: RECORD_SORT_FIELDS,
     connection: 'apiTokens',
     filterType: 'ApiTokenFilter',
     orderType: 'ApiTokenOrder',

@@ -60,6 +60,26 @@ export function toV1User(user: UserNode) {
   };
 }
 
+/**
+ * The apiRead options of users and API tokens: `where.id` (=), `where.search` (like); sortable by
+ * id, name, created and enabled (the GraphQL order enum values below).
+ */
+export function recordReadSpec(defaultOrder: ApiReadSpec['defaultOrder']): ApiReadSpec {
+  return {
+    fields: {
+      id: { type: 'string', conditions: ['='], sortable: true },
+      search: { type: 'string', conditions: ['like'] },
+      name: { sortable: true },
+      created: { sortable: true },
+      enabled: { sortable: true },
+    },
+    defaultOrder,
+    byId: true,
+  };
+}
+
+export const RECORD_SORT_FIELDS = { id: 'ID', name: 'NAME', created: 'CREATED_AT', enabled: 'ENABLED' } as const;
+
 /** A v1 apiRead method over a GraphQL connection that takes `first`, `offset`, `filter` and `orderBy`. */
 export interface ConnectionRead<N> {
   readonly id: string;
