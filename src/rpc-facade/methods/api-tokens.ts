@@ -4,7 +4,8 @@ import {
   connectionReadMethod,
   permissionMethods,
   RECORD_SORT_FIELDS,
-  recordReadSpec,   setEnabledMethod,
+  recordReadSpec,
+  setEnabledMethod,
   toPermissionMap,
   type ManagedRecords,
 } from './shared.ts';
