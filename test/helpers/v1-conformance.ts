@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MODES, ROOT_PASSWORD, startTestGateway, type TestGateway } from './gateway.ts';
 import { createApiToken, createSignedInUser, createUser, rootSession, uniqueUsername, waitFor, type CreatedUser } from './graphql.ts';
 import {
@@ -11,6 +11,7 @@ import {
   RawWs,
   RecordingProxy,
   TRANSPORTS,
+  type RecordedRequest,
   type RecordedUpgrade,
   type Transport,
 } from './v1.ts';
@@ -101,18 +102,24 @@ export function defineConformanceSuite(kit: ClientKit): void {
     beforeAll(async () => {
       gw = await startTestGateway(mode);
       root = await rootSession(gw, ROOT_PASSWORD);
-      proxy = new RecordingProxy(gw.gateway.port);
-      await proxy.start();
       uploadDir = mkdtempSync(path.join(tmpdir(), 'v1-upload-'));
       uploadFile = path.join(uploadDir, 'up.txt');
       writeFileSync(uploadFile, 'hello upload');
     });
+    // Each test gets a proxy of its own, so what a test reads of the traffic is what it sent.
+    beforeEach(async () => {
+      proxy = new RecordingProxy(gw.gateway.port);
+      await proxy.start();
+    });
     afterEach(async () => {
       await Promise.all(opened.splice(0).map(closeClient));
       await Promise.all(raws.splice(0).map((raw) => raw.close()));
+      const traffic = proxy.requests;
+      await proxy.close();
+      // §6.18/§6.23 hold for every answer a client got, in every test.
+      expect(wireFaults(traffic), 'HTTP answers that break the published clients').toEqual([]);
     });
     afterAll(async () => {
-      await proxy?.close();
       await gw?.close();
       if (uploadDir) rmSync(uploadDir, { recursive: true, force: true });
     });
@@ -725,23 +732,46 @@ export function defineConformanceSuite(kit: ClientKit): void {
         expect(received).toEqual([['again']]);
       });
 
-      it('§6.18/§6.23 every HTTP answer the client got was JSON with a 2xx-4xx status line other than 204/304', () => {
-        const http = proxy.requests.filter((request) => request.status !== undefined);
-        expect(http.length).toBeGreaterThan(0);
-        const bad = http.filter(
-          (request) =>
-            !/^application\/json\b/.test(String(request.responseHeaders?.['content-type'])) ||
-            [204, 205, 304].includes(request.status!) ||
-            request.status! >= 500,
-        );
-        expect(bad.map((request) => `${request.method} ${request.url} → ${request.status} ${request.responseHeaders?.['content-type']}`)).toEqual([]);
-        const hazards = http.filter((request) => /"code":-328(11|12|13|15)\b/.test(request.responseBody ?? ''));
-        expect(hazards.map((request) => request.url)).toEqual([]);
+      it('§6.18/§6.23 answers of every kind reach the client as JSON on a 2xx-4xx status line other than 204/304', async () => {
+        const admin = await user(['admin']);
+        const person = await user();
+        const client = connect(admin.token);
+        const guest = connect();
+        // A success, a 204 result, and the refusals: method, permission, parameters, domain.
+        expectOk(await client.call('/v1/test/test'));
+        expectOk(await client.call('/v1/admin/users/set-enabled', person.id, true), 204, 'No Content');
+        expectError(await client.call('/v1/nope/nope'), -32809, 'API method not found');
+        expectError(await guest.call('/v1/admin/users/read'), ...DENIED);
+        expectError(await client.call('/v1/admin/users/set-enabled', person.id), -32808, 'Invalid number of parameters');
+        expectError(await guest.call('/v1/session/signout'), 404, 'Not Found');
+        expectError(await guest.call('/v1/session/signin'), 401, 'Not authenticated');
+        // Uploads go over HTTP even from a WebSocket client.
+        expectOk(await kit.uploads[0]!.run(client, uploadFile));
+        const answered = proxy.requests.filter((request) => request.status !== undefined);
+        expect(answered.length).toBe(transport === 'http' ? 8 : 1);
+        expect(wireFaults(answered)).toEqual([]);
         // The clients only ever send GET (no arguments) and POST (arguments, uploads).
-        expect([...new Set(proxy.requests.map((request) => request.method))].sort()).toEqual(['GET', 'POST']);
+        expect([...new Set(answered.map((request) => request.method))].sort()).toEqual(transport === 'http' ? ['GET', 'POST'] : ['POST']);
       });
     });
   });
+}
+
+/**
+ * What the published clients cannot take over HTTP (protocol.md §1.3): a body that is not JSON, a
+ * 204/205/304 or 5xx status line, or one of the codes that make them throw.
+ */
+function wireFaults(requests: readonly RecordedRequest[]): string[] {
+  return requests
+    .filter((request) => request.status !== undefined)
+    .filter(
+      (request) =>
+        !/^application\/json\b/.test(String(request.responseHeaders?.['content-type'])) ||
+        [204, 205, 304].includes(request.status!) ||
+        request.status! >= 500 ||
+        /"code":-328(11|12|13|15)\b/.test(request.responseBody ?? ''),
+    )
+    .map((request) => `${request.method} ${request.url} → ${request.status} ${request.responseHeaders?.['content-type']} ${request.responseBody?.slice(0, 200)}`);
 }
 
 function subscribed(upgrade: RecordedUpgrade, name: string): boolean {
