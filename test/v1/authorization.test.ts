@@ -106,6 +106,12 @@ function expectSuccess(answer: Answer, status: { status: number; statusText: str
   if (answer.httpStatus !== undefined) expect(answer.httpStatus).toBe(200);
 }
 
+/** "→ 200 (no data)". */
+function expectNoData(answer: Answer): void {
+  expectSuccess(answer);
+  expect(answer.data ?? null).toBeNull();
+}
+
 /** `data: null` and `meta.rows`: the answer of a DB-backed change (protocol.md §2). */
 function expectRows(answer: Answer, rows: number): void {
   expectSuccess(answer);
@@ -138,10 +144,7 @@ const EXPECTATIONS: Record<string, Expectation> = {
   '/v1/admin/settings/update': {
     access: 'admin',
     call: () => ({ args: [{ signup_enabled: true }] }),
-    answer: (answer) => {
-      expectSuccess(answer);
-      expect(answer.data ?? null).toBeNull();
-    },
+    answer: (answer) => expectNoData(answer),
   },
 
   // api-v1-reference.md "Application users management": every method `admin`; protocol.md §4.3.
@@ -203,12 +206,12 @@ const EXPECTATIONS: Record<string, Expectation> = {
   '/v1/admin/users/set-permissions': {
     access: 'admin',
     call: async (cell) => ({ args: [await targetUser(cell), {}] }),
-    answer: (answer) => expectSuccess(answer),
+    answer: (answer) => expectNoData(answer),
   },
   '/v1/admin/users/update-permissions': {
     access: 'admin',
     call: async (cell) => ({ args: [await targetUser(cell), {}] }),
-    answer: (answer) => expectSuccess(answer),
+    answer: (answer) => expectNoData(answer),
   },
   '/v1/admin/users/suggest': {
     access: 'admin',
@@ -258,7 +261,7 @@ const EXPECTATIONS: Record<string, Expectation> = {
   '/v1/api-tokens/delete': {
     access: 'user',
     call: async (cell) => ({ args: [await targetToken(cell)] }),
-    answer: (answer) => expectSuccess(answer),
+    answer: (answer) => expectNoData(answer),
   },
   '/v1/api-tokens/set-enabled': {
     access: 'user',
@@ -277,12 +280,12 @@ const EXPECTATIONS: Record<string, Expectation> = {
   '/v1/api-tokens/set-permissions': {
     access: 'user',
     call: async (cell) => ({ args: [await targetToken(cell), {}] }),
-    answer: (answer) => expectSuccess(answer),
+    answer: (answer) => expectNoData(answer),
   },
   '/v1/api-tokens/update-permissions': {
     access: 'user',
     call: async (cell) => ({ args: [await targetToken(cell), {}] }),
-    answer: (answer) => expectSuccess(answer),
+    answer: (answer) => expectNoData(answer),
   },
 
   // api-v1-reference.md "User profile": every method `user`; protocol.md §4.6.
