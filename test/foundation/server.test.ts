@@ -130,6 +130,8 @@ describe.each(MODES)('gateway HTTP server (%s)', (mode) => {
     expect(sample(after, 'gateway_http_requests_total', notFound) - sample(before, 'gateway_http_requests_total', notFound)).toBe(1);
     const durations = 'gateway_http_request_duration_seconds_count';
     expect(sample(after, durations, { route: 'healthz' }) - sample(before, durations, { route: 'healthz' })).toBe(3);
+    const inf = { route: 'healthz', le: '+Inf' };
+    expect(sample(after, 'gateway_http_request_duration_seconds_bucket', inf) - sample(before, 'gateway_http_request_duration_seconds_bucket', inf)).toBe(3);
     expect(after.get('nodejs_eventloop_lag_seconds')?.[0]?.value).toBeGreaterThanOrEqual(0);
     expect(sample(after, 'gateway_db_pool_max_connections', {})).toBe(mode === 'embedded' ? 1 : 10);
     if (mode === 'production') expect(sample(after, 'gateway_redis_connected', {})).toBe(1);
