@@ -7,8 +7,7 @@ import { containsPattern, type Page, type SortOrder } from './list-query.ts';
 import type { PermissionCatalog, PermissionState } from './permissions.ts';
 import type { AuthenticatedPrincipal } from './principal.ts';
 import { isRecordId } from './record-ids.ts';
-import { rowsOf } from './sessions.ts';
-import { issueToken, TokenType } from './tokens.ts';
+import { issueRecordToken, TokenType } from './tokens.ts';
 import { isStorableText } from './user-fields.ts';
 
 export type ApiTokenSortField = 'id' | 'name' | 'createdAt' | 'enabled';
@@ -73,9 +72,7 @@ export class ApiTokens {
       throw new ValidationError(`Token name must be 1 to ${NAME_MAX_LENGTH} characters long`, 'name');
     }
     if (!isStorableText(trimmed)) throw new ValidationError('Token name must not contain NUL or unpaired surrogate characters', 'name');
-    const result = await this.#deps.db.execute(sql`select nextval(pg_get_serial_sequence('api_tokens', 'id'))::text as id`);
-    const id = rowsOf<{ id: string }>(result)[0]!.id;
-    const { token, secretHash } = issueToken(TokenType.apiToken, id);
+    const { id, token, secretHash } = await issueRecordToken(this.#deps.db, TokenType.apiToken);
     const [row] = await this.#deps.db
       .insert(apiTokens)
       .values({ id, userId: owner.user.id, name: trimmed, secretHash, permissions: {} })

@@ -33,8 +33,12 @@ export class NotAllowedError extends DomainError {
   }
 }
 
+/**
+ * No principal where one is needed: a guest (or a dead token) calling what requires signing in,
+ * and a sign-in whose credentials identify no enabled account.
+ */
 export class NotAuthenticatedError extends DomainError {
-  readonly code = 'NOT_AUTHENTICATED';
+  readonly code = 'UNAUTHENTICATED';
   readonly status = 401;
 
   constructor(message = 'Not authenticated') {

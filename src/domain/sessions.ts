@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, lt } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { actionTokens, sessions, userPasswords, users, type SessionRow } from '../db/schema.ts';
 import { authTags, SESSION_LIFETIME_MS } from './auth.ts';
@@ -8,7 +8,7 @@ import type { PermissionCatalog } from './permissions.ts';
 import { hasAnyPermission, ROOT_USER_ID, type AuthenticatedPrincipal, type Principal, type SessionPrincipal } from './principal.ts';
 import type { RateLimiter } from './rate-limits.ts';
 import type { Settings } from './settings.ts';
-import { issueToken, TokenType } from './tokens.ts';
+import { issueRecordToken, TokenType } from './tokens.ts';
 import { isValidUsername } from './user-fields.ts';
 
 export interface Credentials {
@@ -84,8 +84,7 @@ export class Sessions {
     };
     assertAllowedArea(candidate, requiredPermissions);
 
-    const id = await this.#nextSessionId();
-    const { token, secretHash } = issueToken(TokenType.session, id);
+    const { id, token, secretHash } = await issueRecordToken(this.#deps.db, TokenType.session);
     await this.#deps.db.insert(sessions).values({
       id,
       userId: row.user.id,
@@ -130,19 +129,9 @@ export class Sessions {
       .returning({ id: actionTokens.id });
     return expiredSessions.length + expiredTokens.length;
   }
-
-  async #nextSessionId(): Promise<string> {
-    const result = await this.#deps.db.execute(sql`select nextval(pg_get_serial_sequence('sessions', 'id'))::text as id`);
-    return rowsOf<{ id: string }>(result)[0]!.id;
-  }
 }
 
 /** `signin_permissions`: null or empty means no requirement; otherwise any one of them must match. */
 function assertAllowedArea(principal: AuthenticatedPrincipal, required: readonly string[] | null): void {
   if (required && required.length > 0 && !hasAnyPermission(principal, required)) throw new ForbiddenError();
-}
-
-/** postgres.js returns the rows themselves, PGlite an object holding them. */
-export function rowsOf<T>(result: unknown): T[] {
-  return Array.isArray(result) ? (result as T[]) : ((result as { rows: T[] }).rows ?? []);
 }

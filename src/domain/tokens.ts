@@ -1,4 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { getTableName, sql } from 'drizzle-orm';
+import type { Db } from '../db/client.ts';
+import { actionTokens, apiTokens, sessions } from '../db/schema.ts';
 
 /** The kind of credential a token stands for; the number is embedded in the token. */
 export const TokenType = {
@@ -37,6 +40,35 @@ export function issueToken(type: TokenType, id: string): IssuedToken {
   bytes[8] = type;
   bytes.writeBigUInt64BE(BigInt(id) ^ mask(bytes), 0);
   return { token: bytes.toString('base64url'), secretHash: hashTokenBytes(bytes) };
+}
+
+/** The table holding the records each kind of token stands for. */
+const RECORD_TABLES = {
+  [TokenType.apiToken]: apiTokens,
+  [TokenType.session]: sessions,
+  [TokenType.emailConfirmation]: actionTokens,
+  [TokenType.passwordReset]: actionTokens,
+} as const;
+
+export interface RecordToken extends IssuedToken {
+  /** The id the new record must be inserted with. */
+  readonly id: string;
+}
+
+/**
+ * Takes the next id of the record table of `type` and issues a token that embeds it. The id is
+ * drawn before the insert because the token, and so the stored hash, contains it.
+ */
+export async function issueRecordToken(db: Db, type: TokenType): Promise<RecordToken> {
+  const table = getTableName(RECORD_TABLES[type]);
+  const result = await db.execute(sql`select nextval(pg_get_serial_sequence(${table}, 'id'))::text as id`);
+  const id = rowsOf<{ id: string }>(result)[0]!.id;
+  return { id, ...issueToken(type, id) };
+}
+
+/** postgres.js returns the rows themselves, PGlite an object holding them. */
+function rowsOf<T>(result: unknown): T[] {
+  return Array.isArray(result) ? (result as T[]) : ((result as { rows: T[] }).rows ?? []);
 }
 
 /** Null for anything that is not a well-formed token of a known type. */

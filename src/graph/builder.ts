@@ -2,9 +2,9 @@ import SchemaBuilder from '@pothos/core';
 import ErrorsPlugin from '@pothos/plugin-errors';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
-import { GraphQLError } from 'graphql';
 import { hasPermission } from '../domain/principal.ts';
 import type { GraphContext } from './context.ts';
+import { refusalFor } from './error-policy.ts';
 
 export interface UploadedFile {
   readonly name: string;
@@ -49,10 +49,8 @@ export const builder = new SchemaBuilder<{
       root: hasPermission(context.principal, 'root'),
       permission: (name) => hasPermission(context.principal, name),
     }),
-    unauthorizedError: (_parent, context) =>
-      context.principal.kind === 'guest'
-        ? new GraphQLError('Authentication is required', { extensions: { code: 'UNAUTHENTICATED', status: 401 } })
-        : new GraphQLError('Insufficient permissions', { extensions: { code: 'FORBIDDEN', status: 403 } }),
+    // A GraphQL error, not a domain one, so the errors plugin never turns a refusal into a typed result.
+    unauthorizedError: (_parent, context) => refusalFor(context.principal),
   },
   errors: {
     defaultTypes: [],

@@ -1,6 +1,7 @@
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import { handleStreamOrSingleExecutionResult, type Plugin } from 'graphql-yoga';
-import { DomainError, RateLimitedError } from '../domain/errors.ts';
+import { DomainError, ForbiddenError, NotAuthenticatedError, RateLimitedError } from '../domain/errors.ts';
+import type { Principal } from '../domain/principal.ts';
 import type { Logger } from '../logger.ts';
 import type { GraphContext } from './context.ts';
 
@@ -13,11 +14,7 @@ export const UNEXPECTED_ERROR_MESSAGE = 'Unexpected error.';
  */
 export function formatGraphqlError(error: GraphQLError, log: Logger): GraphQLError {
   const original = error.originalError;
-  if (original instanceof DomainError) {
-    const extensions: Record<string, unknown> = { code: original.code, status: original.status };
-    if (original instanceof RateLimitedError) extensions.retryAfterSeconds = original.retryAfterSeconds;
-    return new GraphQLError(original.message, { nodes: error.nodes, path: error.path, extensions });
-  }
+  if (original instanceof DomainError) return domainGraphqlError(original, error);
   if (original === undefined || original === null || original instanceof GraphQLError) {
     const inner = original instanceof GraphQLError ? original : error;
     if (typeof inner.extensions.code === 'string') {
@@ -31,6 +28,23 @@ export function formatGraphqlError(error: GraphQLError, log: Logger): GraphQLErr
   }
   log.error({ err: original, path: error.path?.join('.') }, 'unexpected error while resolving a GraphQL field');
   return maskedError(error);
+}
+
+/** A domain error as a top-level GraphQL error, at the place `at` points to. */
+export function domainGraphqlError(error: DomainError, at?: GraphQLError): GraphQLError {
+  const extensions: Record<string, unknown> = { code: error.code, status: error.status };
+  if (error instanceof RateLimitedError) extensions.retryAfterSeconds = error.retryAfterSeconds;
+  return new GraphQLError(error.message, { nodes: at?.nodes, path: at?.path, extensions });
+}
+
+/**
+ * Why `principal` may not use a field: a guest is not signed in (401 UNAUTHENTICATED), anybody
+ * else lacks a permission (403 FORBIDDEN).
+ */
+export function refusalFor(principal: Principal): GraphQLError {
+  return domainGraphqlError(
+    principal.kind === 'guest' ? new NotAuthenticatedError('Authentication is required') : new ForbiddenError('Insufficient permissions'),
+  );
 }
 
 export function maskedError(error?: GraphQLError): GraphQLError {

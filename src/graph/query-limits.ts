@@ -1,17 +1,11 @@
-import {
-  GraphQLError,
-  Kind,
-  type ASTVisitor,
-  type FragmentDefinitionNode,
-  type SelectionSetNode,
-  type ValidationContext,
-  type ValidationRule,
-} from 'graphql';
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import { GraphQLError, parse, type DocumentNode, type ParseOptions, type Source, type ValidationContext, type ValidationRule } from 'graphql';
 
 export interface QueryLimits {
-  /** Deepest allowed nesting of selection sets, fragments included. */
+  /** Deepest allowed nesting of fields, fragments and introspection included. */
   readonly maxDepth: number;
-  /** Most aliases allowed in one document. */
+  /** Most aliases allowed in one operation, counting each fragment spread. */
   readonly maxAliases: number;
   /** Most lexical tokens the parser reads before giving up. */
   readonly maxTokens: number;
@@ -19,60 +13,42 @@ export interface QueryLimits {
 
 export const DEFAULT_QUERY_LIMITS: QueryLimits = { maxDepth: 12, maxAliases: 30, maxTokens: 5000 };
 
-function limitError(message: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: 'QUERY_TOO_COMPLEX', status: 400 } });
+/** Reports the library's rejection as an ordinary validation error with our code and message. */
+function reportLimit(message: string) {
+  return (context: ValidationContext | null) =>
+    context?.reportError(new GraphQLError(message, { extensions: { code: 'QUERY_TOO_COMPLEX', status: 400 } }));
 }
 
-/** Rejects documents nested deeper than `maxDepth`, following fragment spreads (cycles are another rule's job). */
-export function depthLimitRule(maxDepth: number): ValidationRule {
-  return (context: ValidationContext): ASTVisitor => {
-    const fragments = new Map<string, FragmentDefinitionNode>();
-    for (const definition of context.getDocument().definitions) {
-      if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
-    }
-    const depthOf = (selectionSet: SelectionSetNode, depth: number, seen: Set<string>): number => {
-      if (depth > maxDepth) return depth;
-      let deepest = depth;
-      for (const selection of selectionSet.selections) {
-        let next = depth;
-        if (selection.kind === Kind.FIELD) {
-          next = selection.selectionSet ? depthOf(selection.selectionSet, depth + 1, seen) : depth;
-        } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-          next = depthOf(selection.selectionSet, depth, seen);
-        } else {
-          const fragment = fragments.get(selection.name.value);
-          if (fragment && !seen.has(fragment.name.value)) {
-            next = depthOf(fragment.selectionSet, depth, new Set(seen).add(fragment.name.value));
-          }
-        }
-        deepest = Math.max(deepest, next);
-        if (deepest > maxDepth) break;
-      }
-      return deepest;
-    };
-    return {
-      OperationDefinition(node) {
-        if (depthOf(node.selectionSet, 1, new Set()) > maxDepth) {
-          context.reportError(limitError(`Query is nested deeper than ${maxDepth} levels`));
-        }
-      },
-    };
-  };
-}
-
-export function aliasLimitRule(maxAliases: number): ValidationRule {
-  return (context: ValidationContext): ASTVisitor => {
-    let aliases = 0;
-    return {
-      Field(node) {
-        if (node.alias && ++aliases === maxAliases + 1) {
-          context.reportError(limitError(`Query uses more than ${maxAliases} aliases`));
-        }
-      },
-    };
-  };
-}
-
+/**
+ * The depth and alias rules (graphql-armor). Its defaults are loosened or tightened where they
+ * would let a document past our limits: introspection counts (`__schema` is not exempt), a fragment
+ * adds no level of its own (`flattenFragments`, so a spread weighs what its fields weigh), and
+ * aliases of `__typename` count like any other. Rejections are reported, not thrown, so they
+ * reach the client as validation errors.
+ */
 export function queryLimitRules(limits: QueryLimits = DEFAULT_QUERY_LIMITS): ValidationRule[] {
-  return [depthLimitRule(limits.maxDepth), aliasLimitRule(limits.maxAliases)];
+  return [
+    maxDepthRule({
+      n: limits.maxDepth,
+      ignoreIntrospection: false,
+      flattenFragments: true,
+      propagateOnRejection: false,
+      onReject: [reportLimit(`Query is nested deeper than ${limits.maxDepth} levels`)],
+    }),
+    maxAliasesRule({
+      n: limits.maxAliases,
+      allowList: [],
+      propagateOnRejection: false,
+      onReject: [reportLimit(`Query uses more than ${limits.maxAliases} aliases`)],
+    }),
+  ];
+}
+
+/**
+ * Parses with the token limit. graphql-js enforces it itself (`maxTokens`), stopping the lexer at
+ * the limit with a syntax error; graphql-armor's max-tokens does the same through the parser's
+ * private lexer, so it is not used.
+ */
+export function parseWithinLimits(source: string | Source, limits: QueryLimits = DEFAULT_QUERY_LIMITS, options?: ParseOptions): DocumentNode {
+  return parse(source, { ...options, maxTokens: limits.maxTokens });
 }

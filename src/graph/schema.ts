@@ -9,6 +9,9 @@ import './types/api-tokens.ts';
 import './types/settings.ts';
 import './types/test-upload.ts';
 
+/** What the schema's `File` scalar accepts: the v1 facade hands uploads to it in this shape. */
+export type { UploadedFile } from './builder.ts';
+
 let schema: GraphQLSchema | undefined;
 
 /** Built and validated once per process; every gateway in it shares the same immutable schema. */

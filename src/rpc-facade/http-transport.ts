@@ -3,11 +3,12 @@ import type { Domain } from '../domain/domain.ts';
 import { bearerToken } from '../domain/tokens.ts';
 import { readBody } from '../http/body.ts';
 import { HttpError } from '../http/http-error.ts';
-import { pathOf } from '../http/url-path.ts';
+import { collapseSlashes, pathOf } from '../http/url-path.ts';
 import type { Principal } from '../domain/principal.ts';
 import type { ClientInfo } from '../graph/context.ts';
 import type { Logger } from '../logger.ts';
 import type { Call, Dispatcher } from './dispatcher.ts';
+import { BUILTIN_METHODS, isRpcEnvelope, rpcRequestOf } from './json-rpc.ts';
 import { envelope, failure, httpStatusOf, ok, RpcCode, type V1Result } from './result.ts';
 import { receiveUpload, uploadArgs, UploadError } from './upload.ts';
 
@@ -31,18 +32,16 @@ export type V1Target =
   | { readonly kind: 'builtin'; readonly name: string }
   | { readonly kind: 'none' };
 
-const BUILTINS = new Set(['/publish', '/subscribe', '/unsubscribe', '/ping', '/healthcheck']);
-
 /**
  * Maps `/api/v1/x/y`, `/api//v1/x/y` (old browser uploads) and `/v1/x/y` to the method id
  * `/v1/x/y`. Dot segments never address a method.
  */
 export function v1Target(pathname: string): V1Target {
-  let path = pathname.includes('//') ? pathname.replace(/\/{2,}/g, '/') : pathname;
+  let path = collapseSlashes(pathname);
   if (path === '/api' || path.startsWith('/api/')) path = path.slice(4);
   if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
   if (path === '' || path === '/') return { kind: 'envelope' };
-  if (BUILTINS.has(path)) return { kind: 'builtin', name: path };
+  if (BUILTIN_METHODS.has(path)) return { kind: 'builtin', name: path };
   if (!path.startsWith('/v') || (path.includes('/.') && path.split('/').some((segment) => segment === '.' || segment === '..'))) {
     return { kind: 'none' };
   }
@@ -50,7 +49,7 @@ export function v1Target(pathname: string): V1Target {
 }
 
 export function isV1Path(pathname: string): boolean {
-  const path = pathname.includes('//') ? pathname.replace(/\/{2,}/g, '/') : pathname;
+  const path = collapseSlashes(pathname);
   return path === '/api' || path.startsWith('/api/') || path.startsWith('/v1/');
 }
 
@@ -60,24 +59,6 @@ const CORS_HEADERS = {
   'access-control-allow-headers': 'Authorization, Content-Type, X-API-Void-Call, API-Call-Void',
   'access-control-max-age': '86400',
 };
-
-interface Envelope {
-  readonly method: string;
-  readonly args: unknown[];
-  /** Absent for notifications (void calls). */
-  readonly id?: string | number | null;
-}
-
-/** The JSON-RPC envelope of a body, or null when the body is plain positional arguments. */
-function asEnvelope(body: unknown): Envelope | null {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return null;
-  const candidate = body as { jsonrpc?: unknown; method?: unknown; params?: unknown; id?: unknown };
-  if (typeof candidate.method !== 'string' && candidate.jsonrpc === undefined) return null;
-  const params = candidate.params;
-  const args = params === undefined ? [] : Array.isArray(params) ? params : [params];
-  const id = typeof candidate.id === 'string' || typeof candidate.id === 'number' || candidate.id === null ? candidate.id : undefined;
-  return { method: typeof candidate.method === 'string' ? candidate.method : '', args, ...('id' in candidate ? { id } : {}) };
-}
 
 /**
  * v1 over HTTP: POST with a JSON array (or a JSON-RPC envelope, or multipart for uploads), GET
@@ -136,12 +117,12 @@ export class V1HttpEndpoint {
         } catch {
           return send(res, failure(RpcCode.decodeError));
         }
-        const rpc = asEnvelope(parsed);
-        if (rpc) {
-          methodId = rpc.method;
+        if (isRpcEnvelope(parsed)) {
+          const rpc = rpcRequestOf(parsed);
+          methodId = rpc.method ?? '';
           args = rpc.args;
           id = rpc.id;
-          isVoid ||= !('id' in rpc);
+          isVoid ||= rpc.notification;
         } else {
           args = Array.isArray(parsed) ? parsed : [parsed];
         }
@@ -151,7 +132,7 @@ export class V1HttpEndpoint {
     const token = bearerToken(req.headers.authorization);
     const principal = this.#domain.auth.cached(token) ?? (await this.#domain.auth.resolve(token));
     let result: V1Result;
-    if (BUILTINS.has(methodId)) {
+    if (BUILTIN_METHODS.has(methodId)) {
       // Events are WebSocket business; over HTTP they are accepted and dropped, as the original server did.
       result = ok();
     } else {
@@ -213,7 +194,7 @@ class HttpCall implements Call {
 }
 
 function normalizeMethodId(id: string): string {
-  const collapsed = id.includes('//') ? id.replace(/\/{2,}/g, '/') : id;
+  const collapsed = collapseSlashes(id);
   return collapsed.startsWith('/') ? collapsed : `/v1/${collapsed}`;
 }
 

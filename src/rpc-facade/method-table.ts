@@ -1,7 +1,7 @@
 import { compileQuery, isCompiledQuery } from 'graphql-jit';
-import { Kind, parse, validate, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { Kind, validate, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import type { GraphContext } from '../graph/context.ts';
-import { queryLimitRules } from '../graph/query-limits.ts';
+import { parseWithinLimits, queryLimitRules } from '../graph/query-limits.ts';
 import type { JsonSchema, Plan, V1Method } from './method.ts';
 import { compileParams, type ParamsValidator } from './params.ts';
 
@@ -66,7 +66,7 @@ export class MethodTable {
 function compileMethod(schema: GraphQLSchema, method: V1Method): CompiledMethod {
   let document: DocumentNode;
   try {
-    document = parse(method.document);
+    document = parseWithinLimits(method.document);
   } catch (error) {
     throw new Error(`v1 method ${method.id}: its GraphQL document does not parse: ${(error as Error).message}`);
   }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
-import type { UploadedFile } from '../graph/builder.ts';
+import type { UploadedFile } from '../graph/schema.ts';
 import type { ParamSpec } from './method.ts';
 import { RpcCode } from './result.ts';
 

@@ -9,6 +9,7 @@ import type { ClientInfo } from '../graph/context.ts';
 import type { Logger } from '../logger.ts';
 import type { Dispatcher } from './dispatcher.ts';
 import { principalTargets, type V1Event, type V1Events } from './events.ts';
+import { BUILTIN_METHODS, isJsonObject, rpcRequestOf } from './json-rpc.ts';
 import { envelope, failure, ok, RpcCode } from './result.ts';
 
 export const V1_SUBPROTOCOL = 'jsonrpc_2.0';
@@ -43,12 +44,6 @@ interface Connection {
   reauthenticating: Promise<void> | null;
 }
 
-interface Frame {
-  method?: unknown;
-  params?: unknown;
-  id?: unknown;
-}
-
 /** The token is the subprotocol after `jsonrpc_2.0` (6.x sends the list without spaces, 7.x with). */
 export function tokenFromProtocols(header: string | undefined): string | null {
   if (!header) return null;
@@ -79,10 +74,6 @@ export class V1WebSocketEndpoint {
     this.#pinger = setInterval(() => this.#ping(), options.pingIntervalMs ?? 30_000);
     this.#pinger.unref();
     this.#stopEvents = options.events.onEvent((event) => this.#deliver(event));
-  }
-
-  get connectionCount(): number {
-    return this.#connections.size;
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, context: { requestId: string; client: ClientInfo }): void {
@@ -145,45 +136,37 @@ export class V1WebSocketEndpoint {
       this.#send(connection, envelope(failure(RpcCode.unsupportedContentType), null));
       return;
     }
-    let frame: Frame;
+    let frame: unknown;
     try {
-      frame = JSON.parse(data.toString()) as Frame;
+      frame = JSON.parse(data.toString());
     } catch {
       this.#send(connection, envelope(failure(RpcCode.decodeError), null));
       return;
     }
-    if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) {
+    if (!isJsonObject(frame)) {
       this.#send(connection, envelope(failure(RpcCode.decodeError), null));
       return;
     }
+    const { method, args, id } = rpcRequestOf(frame);
     // Answers to server-initiated calls (the client's -32800) carry no method: nothing to do.
-    if (typeof frame.method !== 'string') return;
-    const id = typeof frame.id === 'number' || typeof frame.id === 'string' ? frame.id : undefined;
-    const args = frame.params === undefined ? [] : Array.isArray(frame.params) ? [...frame.params] : [frame.params];
-    switch (frame.method) {
-      case '/subscribe':
-      case '/unsubscribe': {
-        const names = Array.isArray(args[0]) ? args[0] : args;
+    if (method === null) return;
+    if (BUILTIN_METHODS.has(method)) {
+      if (method === '/subscribe' || method === '/unsubscribe') {
+        const names = Array.isArray(args[0]) ? (args[0] as unknown[]) : args;
         for (const name of names) {
           if (typeof name !== 'string') continue;
-          if (frame.method === '/subscribe') connection.subscriptions.add(name);
+          if (method === '/subscribe') connection.subscriptions.add(name);
           else connection.subscriptions.delete(name);
         }
-        if (id !== undefined) this.#send(connection, envelope(ok(), id));
-        return;
       }
-      case '/publish':
-      case '/abort':
-      case '/ping':
-      case '/healthcheck':
-        // Client events are accepted and dropped; aborts cannot stop an operation already running.
-        if (id !== undefined) this.#send(connection, envelope(ok(), id));
-        return;
+      // Client events are accepted and dropped; aborts cannot stop an operation already running.
+      if (id !== undefined) this.#send(connection, envelope(ok(), id));
+      return;
     }
-    void this.#call(connection, frame.method, args, id);
+    void this.#call(connection, method, args, id);
   }
 
-  async #call(connection: Connection, method: string, args: unknown[], id: string | number | undefined): Promise<void> {
+  async #call(connection: Connection, method: string, args: unknown[], id: string | number | null | undefined): Promise<void> {
     const requestId = `${connection.id}:${++this.#sequence}`;
     while (connection.reauthenticating) await connection.reauthenticating;
     const result = await this.#options.dispatcher.call(method, args, {

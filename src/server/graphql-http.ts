@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { once } from 'node:events';
-import { parse, type GraphQLSchema } from 'graphql';
+import type { GraphQLSchema } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Domain } from '../domain/domain.ts';
 import { bearerToken } from '../domain/tokens.ts';
 import { graphContext, type GraphContext } from '../graph/context.ts';
 import { maskYogaError, useErrorPolicy } from '../graph/error-policy.ts';
-import { DEFAULT_QUERY_LIMITS, queryLimitRules, type QueryLimits } from '../graph/query-limits.ts';
+import { DEFAULT_QUERY_LIMITS, parseWithinLimits, queryLimitRules, type QueryLimits } from '../graph/query-limits.ts';
 import type { Logger } from '../logger.ts';
 import { DEFAULT_BODY_LIMIT, readBody } from '../http/body.ts';
 import type { RequestContext, Route } from './http-server.ts';
@@ -32,7 +32,7 @@ function useDocumentPolicy(limits: QueryLimits): Plugin<GraphContext> {
   const rules = queryLimitRules(limits);
   return {
     onParse({ setParseFn }) {
-      setParseFn((source, options) => parse(source, { ...options, maxTokens: limits.maxTokens }));
+      setParseFn((source, options) => parseWithinLimits(source, limits, options));
     },
     onValidate({ addValidationRule }) {
       for (const rule of rules) addValidationRule(rule);

@@ -5,6 +5,7 @@ import { createClient as createWsClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { MODES, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { gqlWs } from '../helpers/graphql.ts';
 
 /** Generated request ids: a per-process random prefix and a counter. */
 const GENERATED_ID = /^[A-Za-z0-9_-]{8}-[0-9a-z]+$/;
@@ -129,6 +130,8 @@ describe.each(MODES)('gateway HTTP server (%s)', (mode) => {
     expect(sample(after, 'gateway_http_requests_total', notFound) - sample(before, 'gateway_http_requests_total', notFound)).toBe(1);
     const durations = 'gateway_http_request_duration_seconds_count';
     expect(sample(after, durations, { route: 'healthz' }) - sample(before, durations, { route: 'healthz' })).toBe(3);
+    const inf = { route: 'healthz', le: '+Inf' };
+    expect(sample(after, 'gateway_http_request_duration_seconds_bucket', inf) - sample(before, 'gateway_http_request_duration_seconds_bucket', inf)).toBe(3);
     expect(after.get('nodejs_eventloop_lag_seconds')?.[0]?.value).toBeGreaterThanOrEqual(0);
     expect(sample(after, 'gateway_db_pool_max_connections', {})).toBe(mode === 'embedded' ? 1 : 10);
     if (mode === 'production') expect(sample(after, 'gateway_redis_connected', {})).toBe(1);
@@ -268,37 +271,67 @@ describe.each(MODES)('gateway HTTP server (%s)', (mode) => {
       expect(chunked.body.error).toMatch(/larger than 2097152 bytes/);
     });
 
+    // __schema is level 1, types 2, fields 3, type 4, then one level per ofType, and `name` one more.
+    const deep = (ofTypes: number) => {
+      let selection = 'name';
+      for (let i = 0; i < ofTypes; i++) selection = `ofType { ${selection} }`;
+      return `{ __schema { types { fields { type { ${selection} } } } } }`;
+    };
+    const aliased = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: serverTime`).join(' ')} }`;
+    // `$v0: Int` is 4 tokens: 1500 of them are 6000 tokens, refused by the parser before any validation.
+    const manyTokens = `query Q(${Array.from({ length: 1500 }, (_, i) => `$v${i}: Int`).join(' ')}) { serverTime }`;
+
     it('refuses a query nested deeper than 12 levels', async () => {
-      // __schema is level 2, types 3, fields 4, type 5, then one level per ofType.
-      const deep = (ofTypes: number) => {
-        let selection = 'name';
-        for (let i = 0; i < ofTypes; i++) selection = `ofType { ${selection} }`;
-        return `{ __schema { types { fields { type { ${selection} } } } } }`;
-      };
       const atLimit = await postGraphql({ query: deep(7) });
       expect(atLimit.status).toBe(200);
       expect(atLimit.body.errors).toBeUndefined();
       const error = expectGraphqlRefusal(await postGraphql({ query: deep(8) }), 'QUERY_TOO_COMPLEX');
       expect(error.message).toMatch(/deeper than 12/);
-      // Fragments do not hide depth.
-      const viaFragment = `{ __schema { ...Types } } fragment Types on __Schema { types { fields { type { ${'ofType { '.repeat(8)}name${' }'.repeat(8)} } } } }`;
-      expectGraphqlRefusal(await postGraphql({ query: viaFragment }), 'QUERY_TOO_COMPLEX');
+      // Fragments do not hide depth, and do not add any either.
+      const viaFragment = (ofTypes: number) =>
+        `{ __schema { ...Types } } fragment Types on __Schema { types { ...Fields } } fragment Fields on __Type { fields { type { ${'ofType { '.repeat(ofTypes)}name${' }'.repeat(ofTypes)} } } }`;
+      expect((await postGraphql({ query: viaFragment(7) })).body.errors).toBeUndefined();
+      expectGraphqlRefusal(await postGraphql({ query: viaFragment(8) }), 'QUERY_TOO_COMPLEX');
     });
 
     it('refuses a query with more than 30 aliases', async () => {
-      const aliased = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: serverTime`).join(' ')} }`;
       const atLimit = await postGraphql({ query: aliased(30) });
       expect(atLimit.status).toBe(200);
       expect(Object.keys(atLimit.body.data as object)).toHaveLength(30);
       const error = expectGraphqlRefusal(await postGraphql({ query: aliased(31) }), 'QUERY_TOO_COMPLEX');
       expect(error.message).toMatch(/more than 30 aliases/);
+      // A fragment's aliases count each time it is spread; aliases of __typename count too.
+      const fragment = `fragment Sixteen on Query { ${Array.from({ length: 16 }, (_, i) => `t${i}: __typename`).join(' ')} }`;
+      expect((await postGraphql({ query: `{ ...Sixteen } ${fragment}` })).body.errors).toBeUndefined();
+      expectGraphqlRefusal(await postGraphql({ query: `{ ...Sixteen ...Sixteen } ${fragment}` }), 'QUERY_TOO_COMPLEX');
     });
 
     it('refuses a document with more than 5000 tokens', async () => {
-      // `$v0: Int` is 4 tokens: 1500 of them are 6000 tokens, refused by the parser before any validation.
-      const variables = Array.from({ length: 1500 }, (_, i) => `$v${i}: Int`).join(' ');
-      const error = expectGraphqlRefusal(await postGraphql({ query: `query Q(${variables}) { serverTime }` }), 'GRAPHQL_PARSE_FAILED');
+      const error = expectGraphqlRefusal(await postGraphql({ query: manyTokens }), 'GRAPHQL_PARSE_FAILED');
       expect(error.message).toMatch(/5000 tokens/);
+    });
+
+    it('applies the same limits over graphql-ws and SSE', async () => {
+      const codes = (errors: readonly GraphqlError[] | undefined) =>
+        errors?.map((error) => ({ code: error.extensions.code, status: error.extensions.status }));
+      const overWs = async (query: string) => (await gqlWs(gw, query)).flatMap((result) => result.errors ?? []);
+      expect(codes(await overWs(deep(8)))).toEqual([{ code: 'QUERY_TOO_COMPLEX', status: 400 }]);
+      expect(codes(await overWs(aliased(31)))).toEqual([{ code: 'QUERY_TOO_COMPLEX', status: 400 }]);
+      const [tooLong] = await overWs(manyTokens);
+      expect(codes([tooLong!])).toEqual([{ code: 'GRAPHQL_PARSE_FAILED', status: 400 }]);
+      expect(tooLong!.message).toMatch(/5000 tokens/);
+      expect(await overWs(deep(7))).toEqual([]);
+
+      for (const query of [deep(8), aliased(31)]) {
+        const res = await fetch(gw.graphqlUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+          body: JSON.stringify({ query }),
+        });
+        const text = await res.text();
+        expect(text).toContain('"code":"QUERY_TOO_COMPLEX"');
+        expect(text).not.toContain('"data"');
+      }
     });
 
     it('refuses an invalid document with a validation error', async () => {

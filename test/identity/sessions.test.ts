@@ -60,7 +60,7 @@ type Answer = TypedResult & {
   user: { id: string; name: string; email: string | null; emailConfirmed: boolean; telegramName: string | null; enabled: boolean; permissions: string[] };
 };
 
-const NOT_AUTHENTICATED = { __typename: 'NotAuthenticatedError', message: 'Not authenticated', code: 'NOT_AUTHENTICATED', status: 401 };
+const NOT_AUTHENTICATED = { __typename: 'NotAuthenticatedError', message: 'Not authenticated', code: 'UNAUTHENTICATED', status: 401 };
 const FORBIDDEN = {
   __typename: 'ForbiddenError',
   message: 'You are not authorized to access this area.',

@@ -63,14 +63,23 @@ describe.each(MODES)('v1 over WebSocket, by hand (%s)', (mode) => {
     expect(answers.every((frame) => (frame.result as Frame).status === 200)).toBe(true);
   });
 
+  it('answers a null id with a null id, as over HTTP: only a missing id makes a void call', async () => {
+    const raw = await open();
+    const call = { jsonrpc: '2.0', method: '/v1/test/test', params: [], id: null };
+    raw.send(JSON.stringify(call));
+    expect(await raw.next((frame) => 'id' in (frame as Frame))).toMatchObject({ id: null, result: { status: 200 } });
+    const overHttp = await fetch(apiUrl(gw, 'http'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(call) });
+    expect(await overHttp.json()).toMatchObject({ id: null, result: { status: 200 } });
+  });
+
   it('answers /subscribe, /unsubscribe, /publish and /ping calls with ids, and never answers them as void calls', async () => {
     const raw = await open();
-    for (const method of ['/subscribe', '/unsubscribe', '/publish', '/ping', '/healthcheck']) {
+    for (const method of ['/subscribe', '/unsubscribe', '/publish', '/abort', '/ping', '/healthcheck']) {
       raw.notify(method, method === '/publish' ? ['client-event', { k: 1 }] : [['x']]);
       const answer = await raw.call(method, method === '/publish' ? ['client-event'] : [['x']]);
       expect(answer.status, method).toBe(200);
     }
-    expect(raw.frames).toHaveLength(5);
+    expect(raw.frames).toHaveLength(6);
   });
 
   it('pings every connection at the configured interval', async () => {

@@ -1,10 +1,10 @@
-import { ForbiddenError } from '../../domain/errors.ts';
 import type { PermissionMap } from '../../db/schema.ts';
 import type { PermissionState } from '../../domain/permissions.ts';
 import type { AuthenticatedPrincipal } from '../../domain/principal.ts';
 import type { SortDirection, SortOrder } from '../../domain/list-query.ts';
 import { builder } from '../builder.ts';
 import type { GraphContext } from '../context.ts';
+import { refusalFor } from '../error-policy.ts';
 
 export const OrderDirection = builder.enumType('OrderDirection', {
   values: { ASC: { value: 'asc' }, DESC: { value: 'desc' } } as const,
@@ -35,7 +35,7 @@ export function permissionMapOf(inputs: readonly { name: string; enabled: boolea
 
 /** The signed-in principal of a field that requires one (its auth scope has already run). */
 export function actorOf(context: GraphContext): AuthenticatedPrincipal {
-  if (context.principal.kind === 'guest') throw new ForbiddenError('Authentication is required');
+  if (context.principal.kind === 'guest') throw refusalFor(context.principal);
   return context.principal;
 }
 
