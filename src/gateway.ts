@@ -8,6 +8,7 @@ import { buildSchema } from './graph/schema.ts';
 import { openKv, type Kv } from './kv/kv.ts';
 import type { MemoryHub } from './kv/memory-pubsub.ts';
 import type { Logger } from './logger.ts';
+import { Graphiql, GRAPHIQL_ASSET_PREFIX } from './server/graphiql.ts';
 import { createGraphqlYoga, graphqlRoute } from './server/graphql-http.ts';
 import { GraphqlWsEndpoint } from './server/graphql-ws.ts';
 import { healthzRoute, metricsRoute, readyzRoute } from './server/health.ts';
@@ -104,7 +105,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       redisConnected: () => (kv.kind === 'redis' ? kv.pubsub.connected : null),
     });
     const schema = buildSchema();
-    const graphqlOptions = { schema, domain, log, graphiql: config.nodeEnv !== 'production' };
+    const graphiql = config.nodeEnv === 'production' ? undefined : new Graphiql();
+    const graphqlOptions = { schema, domain, log, graphiql };
     const yoga = createGraphqlYoga(graphqlOptions);
     const graphqlWs = new GraphqlWsEndpoint({ yoga, domain, watch, log, metrics });
 
@@ -140,7 +142,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const server = new GatewayHttpServer({
       log,
       metrics,
-      route: (pathname) => exact.get(pathname) ?? (isV1Path(pathname) ? v1Http : undefined),
+      route: (pathname) =>
+        exact.get(pathname) ??
+        (isV1Path(pathname) ? v1Http : undefined) ??
+        (graphiql && pathname.startsWith(GRAPHIQL_ASSET_PREFIX) ? graphiql.route : undefined),
       upgradeRoute: (pathname) => upgrades.get(pathname),
     });
     const address = await server.listen(config.port, config.host);
