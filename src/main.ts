@@ -3,6 +3,11 @@ import type { Gateway } from './gateway.ts';
 import { createLogger } from './logger.ts';
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;
+/**
+ * Ctrl-C signals the terminal's whole foreground process group and npm passes the signal on, so one
+ * press can arrive more than once; repeats this soon after the first belong to it.
+ */
+const SAME_PRESS_MS = 1000;
 
 async function main(): Promise<void> {
   const config = configOrExit(process.env);
@@ -20,14 +25,20 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  let stopping = false;
+  let stoppingSince: number | undefined;
   const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      log.warn({ signal }, 'second signal: exiting now');
-      flush();
-      process.exit(1);
+    if (stoppingSince !== undefined) {
+      // Supervisors signal the whole process group, and npm passes SIGTERM on: a repeated SIGTERM
+      // does not cut the drain short. A person pressing Ctrl-C again does.
+      if (signal === 'SIGINT' && Date.now() - stoppingSince >= SAME_PRESS_MS) {
+        log.warn({ signal }, 'interrupted again: exiting now');
+        flush();
+        process.exit(1);
+      }
+      log.info({ signal }, 'already shutting down');
+      return;
     }
-    stopping = true;
+    stoppingSince = Date.now();
     log.info({ signal }, 'shutting down');
     const force = setTimeout(() => {
       log.error('shutdown took too long; exiting');
