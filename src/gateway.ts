@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import type { Config } from './config.ts';
 import { openDatabase, type Database, type DatabaseTarget } from './db/client.ts';
+import type { RootPasswordDelivery } from './domain/bootstrap.ts';
 import { Domain } from './domain/domain.ts';
 import { PrincipalWatch } from './domain/principal-watch.ts';
 import { buildSchema } from './graph/schema.ts';
@@ -33,6 +34,8 @@ export interface GatewayOptions {
   readonly hub?: MemoryHub;
   /** How often v1 WebSockets are pinged (default 30 s). */
   readonly v1PingIntervalMs?: number;
+  /** How a generated root password reaches the operator (needed when ROOT_PASSWORD is unset). */
+  readonly deliverRootPassword?: RootPasswordDelivery;
 }
 
 export interface Gateway {
@@ -93,6 +96,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       config,
       log,
       passwordHashing: config.passwordHashing,
+      deliverRootPassword: options.deliverRootPassword,
     });
     closers.push(() => domain.close());
     const watch = new PrincipalWatch(domain.auth);

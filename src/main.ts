@@ -1,6 +1,7 @@
 import { configOrExit } from './config.ts';
 import type { Gateway } from './gateway.ts';
 import { createLogger } from './logger.ts';
+import { rootPasswordNotice } from './root-password-notice.ts';
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 /**
@@ -11,13 +12,13 @@ const SAME_PRESS_MS = 1000;
 
 async function main(): Promise<void> {
   const config = configOrExit(process.env);
-  const { log, flush } = createLogger(config.logLevel);
+  const { log, terminal, flush } = createLogger(config.logLevel);
 
   let gateway: Gateway;
   try {
     // Loaded only now, so a configuration error is reported without loading the whole gateway first.
     const { startGateway } = await import('./gateway.ts');
-    gateway = await startGateway({ config, log });
+    gateway = await startGateway({ config, log, deliverRootPassword: rootPasswordNotice({ dataDir: config.dataDir, log, terminal }) });
   } catch (error) {
     log.fatal({ reason: (error as Error).message }, 'gateway could not start');
     flush();
