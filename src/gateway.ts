@@ -2,12 +2,14 @@ import path from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import type { Config } from './config.ts';
 import { openDatabase, type Database, type DatabaseTarget } from './db/client.ts';
+import type { RootPasswordDelivery } from './domain/bootstrap.ts';
 import { Domain } from './domain/domain.ts';
 import { PrincipalWatch } from './domain/principal-watch.ts';
 import { buildSchema } from './graph/schema.ts';
 import { openKv, type Kv } from './kv/kv.ts';
 import type { MemoryHub } from './kv/memory-pubsub.ts';
 import type { Logger } from './logger.ts';
+import { Graphiql, GRAPHIQL_ASSET_PREFIX } from './server/graphiql.ts';
 import { createGraphqlYoga, graphqlRoute } from './server/graphql-http.ts';
 import { GraphqlWsEndpoint } from './server/graphql-ws.ts';
 import { healthzRoute, metricsRoute, readyzRoute } from './server/health.ts';
@@ -32,6 +34,8 @@ export interface GatewayOptions {
   readonly hub?: MemoryHub;
   /** How often v1 WebSockets are pinged (default 30 s). */
   readonly v1PingIntervalMs?: number;
+  /** How a generated root password reaches the operator (needed when ROOT_PASSWORD is unset). */
+  readonly deliverRootPassword?: RootPasswordDelivery;
 }
 
 export interface Gateway {
@@ -92,6 +96,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       config,
       log,
       passwordHashing: config.passwordHashing,
+      deliverRootPassword: options.deliverRootPassword,
     });
     closers.push(() => domain.close());
     const watch = new PrincipalWatch(domain.auth);
@@ -104,7 +109,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       redisConnected: () => (kv.kind === 'redis' ? kv.pubsub.connected : null),
     });
     const schema = buildSchema();
-    const graphqlOptions = { schema, domain, log, graphiql: config.nodeEnv !== 'production' };
+    const graphiql = config.nodeEnv === 'production' ? undefined : new Graphiql();
+    const graphqlOptions = { schema, domain, log, graphiql };
     const yoga = createGraphqlYoga(graphqlOptions);
     const graphqlWs = new GraphqlWsEndpoint({ yoga, domain, watch, log, metrics });
 
@@ -140,7 +146,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const server = new GatewayHttpServer({
       log,
       metrics,
-      route: (pathname) => exact.get(pathname) ?? (isV1Path(pathname) ? v1Http : undefined),
+      route: (pathname) =>
+        exact.get(pathname) ??
+        (isV1Path(pathname) ? v1Http : undefined) ??
+        (graphiql && pathname.startsWith(GRAPHIQL_ASSET_PREFIX) ? graphiql.route : undefined),
       upgradeRoute: (pathname) => upgrades.get(pathname),
     });
     const address = await server.listen(config.port, config.host);

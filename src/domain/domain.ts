@@ -5,7 +5,7 @@ import type { Kv } from '../kv/kv.ts';
 import type { Logger } from '../logger.ts';
 import { ApiTokens } from './api-tokens.ts';
 import { Authenticator, type CachedResolution } from './auth.ts';
-import { bootstrap } from './bootstrap.ts';
+import { bootstrap, type RootPasswordDelivery } from './bootstrap.ts';
 import { Passwords, type PasswordHashingOptions } from './passwords.ts';
 import { PermissionCatalog } from './permissions.ts';
 import { Profile } from './profile.ts';
@@ -20,6 +20,8 @@ export interface DomainDeps {
   readonly config: Pick<Config, 'permissions' | 'rootPassword' | 'smtpUrl'>;
   readonly log: Logger;
   readonly passwordHashing?: PasswordHashingOptions;
+  /** How a generated root password reaches the operator (needed when ROOT_PASSWORD is unset). */
+  readonly deliverRootPassword?: RootPasswordDelivery;
 }
 
 /** The business rules of the gateway, wired to their stores; transports call nothing else. */
@@ -66,9 +68,9 @@ export class Domain {
       await bootstrap({
         db: deps.db,
         passwords: domain.passwords,
-        log: deps.log,
         rootPassword: deps.config.rootPassword,
         smtpUrl: deps.config.smtpUrl,
+        deliverRootPassword: deps.deliverRootPassword,
       });
     } catch (error) {
       await domain.close();

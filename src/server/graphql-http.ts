@@ -9,6 +9,7 @@ import { maskYogaError, useErrorPolicy } from '../graph/error-policy.ts';
 import { DEFAULT_QUERY_LIMITS, parseWithinLimits, queryLimitRules, type QueryLimits } from '../graph/query-limits.ts';
 import type { Logger } from '../logger.ts';
 import { DEFAULT_BODY_LIMIT, readBody } from '../http/body.ts';
+import type { Graphiql } from './graphiql.ts';
 import type { RequestContext, Route } from './http-server.ts';
 
 export type GraphqlYoga = YogaServerInstance<GraphContext, GraphContext>;
@@ -17,7 +18,8 @@ export interface GraphqlHttpOptions {
   readonly schema: GraphQLSchema;
   readonly domain: Domain;
   readonly log: Logger;
-  readonly graphiql: boolean;
+  /** GraphiQL at `GET /graphql` for browsers (outside production); none when undefined. */
+  readonly graphiql: Graphiql | undefined;
   readonly limits?: QueryLimits;
   readonly bodyLimit?: number;
   /** Larger limit for multipart requests that carry files. */
@@ -53,6 +55,7 @@ export function createGraphqlYoga(options: GraphqlHttpOptions): GraphqlYoga {
     graphqlEndpoint: '/graphql',
     landingPage: false,
     graphiql: options.graphiql ? { title: 'Identity gateway' } : false,
+    ...(options.graphiql && { renderGraphiQL: options.graphiql.renderPage.bind(options.graphiql) }),
     batching: false,
     logging: {
       debug: (...args) => options.log.debug({ yoga: args.map(String) }, 'graphql-yoga'),

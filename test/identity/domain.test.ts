@@ -64,7 +64,11 @@ function capturingLogger(): { log: Logger; lines: { level: number; msg: string }
   return { log, lines };
 }
 
-const GENERATED = /^generated a password for the root user \(shown only this once; set ROOT_PASSWORD to choose one\): (\S+)$/;
+/** A delivery of generated root passwords that keeps what it is handed. */
+function recordingDelivery(): { deliver: (password: string) => Promise<void>; delivered: string[] } {
+  const delivered: string[] = [];
+  return { delivered, deliver: async (password) => void delivered.push(password) };
+}
 
 describe('tokens', () => {
   it('are 34 characters of base64url that carry their type and record id', () => {
@@ -271,12 +275,19 @@ describe.each(MODES)('root bootstrap (%s)', (mode) => {
   it('uses ROOT_PASSWORD (a changed one replaces it at the next start) and seeds the settings from SMTP_URL once', async () => {
     const stores = await openStores(mode);
     try {
-      const first = capturingLogger();
+      const first = recordingDelivery();
       const config = testConfig({ SMTP_URL: `smtp://mailer:${randomBytes(4).toString('hex')}@mail.example.com:2525` });
-      const domain = await Domain.create({ db: stores.database.db, kv: stores.kv, config, log: first.log, passwordHashing: config.passwordHashing });
+      const domain = await Domain.create({
+        db: stores.database.db,
+        kv: stores.kv,
+        config,
+        log: SILENT,
+        passwordHashing: config.passwordHashing,
+        deliverRootPassword: first.deliver,
+      });
       try {
         expect((await signInRoot(domain, ROOT_PASSWORD)).principal).toMatchObject({ root: true, user: { id: '1', name: 'root' } });
-        expect(first.lines.filter((line) => GENERATED.test(line.msg))).toEqual([]);
+        expect(first.delivered).toEqual([]);
         expect(await domain.settings.view()).toMatchObject({
           smtpHostname: 'mail.example.com',
           smtpPort: 2525,
@@ -302,27 +313,35 @@ describe.each(MODES)('root bootstrap (%s)', (mode) => {
     }
   });
 
-  it('without ROOT_PASSWORD generates one, logs it once at warn level, and keeps it', async () => {
+  it('without ROOT_PASSWORD generates one, hands it over once (never to the log), and keeps it', async () => {
     const stores = await openStores(mode);
     try {
       const config = testConfig({ ROOT_PASSWORD: '' });
       expect(config.rootPassword).toBeUndefined();
-      const create = (log: Logger) => Domain.create({ db: stores.database.db, kv: stores.kv, config, log, passwordHashing: config.passwordHashing });
+      const create = (log: Logger, deliverRootPassword?: (password: string) => Promise<void>) =>
+        Domain.create({ db: stores.database.db, kv: stores.kv, config, log, passwordHashing: config.passwordHashing, deliverRootPassword });
 
-      // Two nodes starting together: only one of them generates (and logs) a password.
+      // A delivery that fails (say, DATA_DIR is not writable) stops the start and stores nothing.
+      const failing = async () => {
+        throw new Error('cannot write the file');
+      };
+      await expect(create(SILENT, failing)).rejects.toThrow('cannot write the file');
+
+      // Two nodes starting together: only one of them generates (and hands over) a password.
       const [a, b] = [capturingLogger(), capturingLogger()];
-      const [domainA, domainB] = await Promise.all([create(a.log), create(b.log)]);
-      const generated = [...a.lines, ...b.lines].filter((line) => GENERATED.test(line.msg));
-      expect(generated).toHaveLength(1);
-      expect(generated[0]!.level).toBe(40);
-      const password = GENERATED.exec(generated[0]!.msg)![1]!;
+      const [deliveredA, deliveredB] = [recordingDelivery(), recordingDelivery()];
+      const [domainA, domainB] = await Promise.all([create(a.log, deliveredA.deliver), create(b.log, deliveredB.deliver)]);
+      const delivered = [...deliveredA.delivered, ...deliveredB.delivered];
+      expect(delivered).toHaveLength(1);
+      const password = delivered[0]!;
       expect(password).toMatch(/^[A-Za-z0-9_-]{16}$/);
+      expect([...a.lines, ...b.lines].filter((line) => JSON.stringify(line).includes(password))).toEqual([]);
       await Promise.all([domainA.close(), domainB.close()]);
 
-      const later = capturingLogger();
-      const domain = await create(later.log);
+      const later = recordingDelivery();
+      const domain = await create(SILENT, later.deliver);
       try {
-        expect(later.lines.filter((line) => /password/i.test(line.msg))).toEqual([]);
+        expect(later.delivered).toEqual([]);
         expect((await signInRoot(domain, password)).principal.root).toBe(true);
         await expect(signInRoot(domain, ROOT_PASSWORD)).rejects.toBeInstanceOf(NotAuthenticatedError);
       } finally {
