@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import net from 'node:net';
+import { getIntrospectionQuery } from 'graphql';
 import { createClient as createHttpClient } from 'graphql-http';
 import { createClient as createWsClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -271,27 +272,36 @@ describe.each(MODES)('gateway HTTP server (%s)', (mode) => {
       expect(chunked.body.error).toMatch(/larger than 2097152 bytes/);
     });
 
-    // __schema is level 1, types 2, fields 3, type 4, then one level per ofType, and `name` one more.
-    const deep = (ofTypes: number) => {
-      let selection = 'name';
-      for (let i = 0; i < ofTypes; i++) selection = `ofType { ${selection} }`;
-      return `{ __schema { types { fields { type { ${selection} } } } } }`;
-    };
+    // __type is level 1, fields 2, type 3, then one level per ofType, and `name` one more.
+    const deep = (ofTypes: number) => `{ __type(name: "Query") { fields { type { ${'ofType { '.repeat(ofTypes)}name${' }'.repeat(ofTypes)} } } } }`;
+    // __schema is level 1, types 2, fields 3, args 4, type 5, then one level per ofType, and `name` one more.
+    const deepSchema = (ofTypes: number) =>
+      `{ __schema { types { fields { args { type { ${'ofType { '.repeat(ofTypes)}name${' }'.repeat(ofTypes)} } } } } } }`;
     const aliased = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: serverTime`).join(' ')} }`;
     // `$v0: Int` is 4 tokens: 1500 of them are 6000 tokens, refused by the parser before any validation.
     const manyTokens = `query Q(${Array.from({ length: 1500 }, (_, i) => `$v${i}: Int`).join(' ')}) { serverTime }`;
 
     it('refuses a query nested deeper than 12 levels', async () => {
-      const atLimit = await postGraphql({ query: deep(7) });
+      const atLimit = await postGraphql({ query: deep(8) });
       expect(atLimit.status).toBe(200);
       expect(atLimit.body.errors).toBeUndefined();
-      const error = expectGraphqlRefusal(await postGraphql({ query: deep(8) }), 'QUERY_TOO_COMPLEX');
+      const error = expectGraphqlRefusal(await postGraphql({ query: deep(9) }), 'QUERY_TOO_COMPLEX');
       expect(error.message).toMatch(/deeper than 12/);
       // Fragments do not hide depth, and do not add any either.
       const viaFragment = (ofTypes: number) =>
-        `{ __schema { ...Types } } fragment Types on __Schema { types { ...Fields } } fragment Fields on __Type { fields { type { ${'ofType { '.repeat(ofTypes)}name${' }'.repeat(ofTypes)} } } }`;
-      expect((await postGraphql({ query: viaFragment(7) })).body.errors).toBeUndefined();
-      expectGraphqlRefusal(await postGraphql({ query: viaFragment(8) }), 'QUERY_TOO_COMPLEX');
+        `{ __type(name: "Query") { ...Fields } } fragment Fields on __Type { fields { ...Type } } fragment Type on __Field { type { ${'ofType { '.repeat(ofTypes)}name${' }'.repeat(ofTypes)} } }`;
+      expect((await postGraphql({ query: viaFragment(8) })).body.errors).toBeUndefined();
+      expectGraphqlRefusal(await postGraphql({ query: viaFragment(9) }), 'QUERY_TOO_COMPLEX');
+    });
+
+    it('lets the standard introspection query through, and bounds introspection at 15 levels', async () => {
+      // GraphiQL asks with an ofType chain nine deep: 15 levels.
+      const standard = await postGraphql({ query: getIntrospectionQuery() });
+      expect(standard.body.errors).toBeUndefined();
+      expect((standard.body.data as { __schema: { types: unknown[] } }).__schema.types.length).toBeGreaterThan(10);
+      expect((await postGraphql({ query: deepSchema(9) })).body.errors).toBeUndefined();
+      const error = expectGraphqlRefusal(await postGraphql({ query: deepSchema(10) }), 'QUERY_TOO_COMPLEX');
+      expect(error.message).toMatch(/Introspection is nested deeper than 15/);
     });
 
     it('refuses a query with more than 30 aliases', async () => {
@@ -315,14 +325,14 @@ describe.each(MODES)('gateway HTTP server (%s)', (mode) => {
       const codes = (errors: readonly GraphqlError[] | undefined) =>
         errors?.map((error) => ({ code: error.extensions.code, status: error.extensions.status }));
       const overWs = async (query: string) => (await gqlWs(gw, query)).flatMap((result) => result.errors ?? []);
-      expect(codes(await overWs(deep(8)))).toEqual([{ code: 'QUERY_TOO_COMPLEX', status: 400 }]);
+      expect(codes(await overWs(deep(9)))).toEqual([{ code: 'QUERY_TOO_COMPLEX', status: 400 }]);
       expect(codes(await overWs(aliased(31)))).toEqual([{ code: 'QUERY_TOO_COMPLEX', status: 400 }]);
       const [tooLong] = await overWs(manyTokens);
       expect(codes([tooLong!])).toEqual([{ code: 'GRAPHQL_PARSE_FAILED', status: 400 }]);
       expect(tooLong!.message).toMatch(/5000 tokens/);
-      expect(await overWs(deep(7))).toEqual([]);
+      expect(await overWs(deep(8))).toEqual([]);
 
-      for (const query of [deep(8), aliased(31)]) {
+      for (const query of [deep(9), aliased(31)]) {
         const res = await fetch(gw.graphqlUrl, {
           method: 'POST',
           headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
