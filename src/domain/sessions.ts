@@ -2,6 +2,7 @@ import { and, desc, eq, gt, lt, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { actionTokens, sessions, userPasswords, users, type SessionRow } from '../db/schema.ts';
 import { authTags, SESSION_LIFETIME_MS } from './auth.ts';
+import type { ClientInfo } from './client-info.ts';
 import { ForbiddenError, NotAuthenticatedError, NotFoundError } from './errors.ts';
 import type { Passwords } from './passwords.ts';
 import type { PermissionCatalog } from './permissions.ts';
@@ -14,11 +15,6 @@ import { isValidUsername } from './user-fields.ts';
 export interface Credentials {
   readonly username: string;
   readonly password: string;
-}
-
-export interface ClientFacts {
-  readonly address: string;
-  readonly userAgent: string | null;
 }
 
 export interface SignInResult {
@@ -44,7 +40,7 @@ export class Sessions {
     this.#deps = deps;
   }
 
-  async signIn(credentials: Credentials, requiredPermissions: readonly string[] | null, client: ClientFacts): Promise<SignInResult> {
+  async signIn(credentials: Credentials, requiredPermissions: readonly string[] | null, client: ClientInfo): Promise<SignInResult> {
     const settings = await this.#deps.settings.read();
     const window = settings.signinWindowSeconds;
     const username = credentials.username.toLowerCase();

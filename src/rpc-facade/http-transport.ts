@@ -5,7 +5,7 @@ import { readBody } from '../http/body.ts';
 import { HttpError } from '../http/http-error.ts';
 import { pathOf } from '../http/url-path.ts';
 import type { Principal } from '../domain/principal.ts';
-import type { ClientInfo } from '../graph/context.ts';
+import type { ClientInfo } from '../domain/client-info.ts';
 import type { Logger } from '../logger.ts';
 import type { Call, Dispatcher } from './dispatcher.ts';
 import { envelope, failure, httpStatusOf, ok, RpcCode, type V1Result } from './result.ts';

@@ -1,4 +1,4 @@
-import type { ClientInfo } from '../graph/context.ts';
+import type { ClientInfo } from '../domain/client-info.ts';
 import type { Principal } from '../domain/principal.ts';
 import type { V1Result } from './result.ts';
 
