@@ -127,7 +127,7 @@ function toV1Result(compiled: CompiledMethod, plan: Plan, result: ExecutionResul
     if (value.code === 'RATE_LIMITED') {
       return failure(RpcCode.tooManyRequests, undefined, { retry_after: value.retryAfterSeconds ?? 1 });
     }
-    return failure(value.status, compiled.method.errorMessage?.(value.message) ?? value.message);
+    return failure(value.status, value.message);
   }
   return compiled.method.result(data, call, plan);
 }
