@@ -13,8 +13,18 @@ end
 return {count, ttl}
 `;
 
+// Never below zero and never creating a counter; KEEPTTL leaves the window where it was.
+const DECREMENT = `
+local current = redis.call('GET', KEYS[1])
+if not current then return false end
+local count = math.max(tonumber(current) - tonumber(ARGV[1]), 0)
+redis.call('SET', KEYS[1], count, 'KEEPTTL')
+return {count, redis.call('PTTL', KEYS[1])}
+`;
+
 type IncrementingRedis = Redis & {
   gatewayIncrement(key: string, by: number, windowMs: number): Promise<[number, number]>;
+  gatewayDecrement(key: string, by: number): Promise<[number, number] | null>;
 };
 
 /**
@@ -29,6 +39,7 @@ export class RedisCounters implements Counters {
 
   constructor(redis: Redis, prefix: string, onFallback: (error: Error) => void = () => {}) {
     if (!('gatewayIncrement' in redis)) redis.defineCommand('gatewayIncrement', { numberOfKeys: 1, lua: INCREMENT });
+    if (!('gatewayDecrement' in redis)) redis.defineCommand('gatewayDecrement', { numberOfKeys: 1, lua: DECREMENT });
     this.#redis = redis as IncrementingRedis;
     this.#prefix = prefix;
     this.#onFallback = onFallback;
@@ -52,6 +63,25 @@ export class RedisCounters implements Counters {
     } catch (error) {
       this.#onFallback(error as Error);
       return this.#fallback.peek(key);
+    }
+  }
+
+  async decrement(key: string, by = 1): Promise<CounterState | null> {
+    try {
+      const result = await this.#redis.gatewayDecrement(this.#key(key), by);
+      return result && { count: result[0], resetInMs: result[1] };
+    } catch (error) {
+      this.#onFallback(error as Error);
+      return this.#fallback.decrementNow(key, by);
+    }
+  }
+
+  async expireIn(key: string, windowMs: number): Promise<boolean> {
+    try {
+      return (await this.#redis.pexpire(this.#key(key), windowMs)) === 1;
+    } catch (error) {
+      this.#onFallback(error as Error);
+      return this.#fallback.expireInNow(key, windowMs);
     }
   }
 
