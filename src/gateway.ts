@@ -142,6 +142,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       metrics,
       route: (pathname) => exact.get(pathname) ?? (isV1Path(pathname) ? v1Http : undefined),
       upgradeRoute: (pathname) => upgrades.get(pathname),
+      trustProxy: config.trustProxy,
     });
     const address = await server.listen(config.port, config.host);
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
