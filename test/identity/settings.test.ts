@@ -6,7 +6,8 @@ import { MODES, ROOT_PASSWORD, startTestGateway, type TestGateway } from '../hel
 import { createApiToken, createSignedInUser, ERROR_FIELDS, gql, ok, only, rootSession, type TypedResult } from '../helpers/graphql.ts';
 
 const SETTINGS_FIELDS = `appUrl smtpHostname smtpPort smtpUsername smtpPasswordSet smtpFrom smtpTls signupEnabled
-  signinIpLimit signinAccountLimit signinWindowSeconds emailIpLimit emailAccountLimit emailWindowSeconds
+  signinIpLimit signinIpFailureLimit signinIpWindowSeconds signinAccountLimit signinAccountLockoutSeconds
+  signinAccountMaxLockoutSeconds signinAccountWindowSeconds emailIpLimit emailAccountLimit emailWindowSeconds
   callLogRetentionDays notificationRetentionDays updatedAt`;
 const READ = `{ settings { ${SETTINGS_FIELDS} } }`;
 const UPDATE = `mutation($input: SettingsInput!) {
@@ -43,8 +44,12 @@ describe.each(MODES)('settings through GraphQL (%s)', (mode) => {
       smtpTls: 'TLS',
       signupEnabled: true,
       signinIpLimit: 1_000_000,
+      signinIpFailureLimit: 100,
+      signinIpWindowSeconds: 900,
       signinAccountLimit: 10,
-      signinWindowSeconds: 900,
+      signinAccountLockoutSeconds: 60,
+      signinAccountMaxLockoutSeconds: 900,
+      signinAccountWindowSeconds: 43_200,
       emailIpLimit: 10,
       emailAccountLimit: 5,
       emailWindowSeconds: 3600,
@@ -107,8 +112,12 @@ describe.each(MODES)('settings through GraphQL (%s)', (mode) => {
     ['signupEnabled', null],
     ['signinIpLimit', 0],
     ['signinIpLimit', null],
+    ['signinIpFailureLimit', 0],
+    ['signinIpWindowSeconds', 86_401],
     ['signinAccountLimit', 1_000_001],
-    ['signinWindowSeconds', 86_401],
+    ['signinAccountLockoutSeconds', 0],
+    ['signinAccountMaxLockoutSeconds', null],
+    ['signinAccountWindowSeconds', 86_401],
     ['emailIpLimit', -1],
     ['emailAccountLimit', 0],
     ['emailWindowSeconds', 0],
