@@ -27,12 +27,17 @@ export class RateLimiter {
 
   /**
    * Counts an attempt that may be given back later; returns its place in the window. Past the
-   * limit it is given back at once and refused, waiting at most `maxWaitSeconds`.
+   * limit it is given back at once and refused; the refusals end within `maxWaitSeconds`.
    */
   async take(key: string, limit: Limit, maxWaitSeconds = Number.POSITIVE_INFINITY): Promise<number> {
     const state = await this.#counters.increment(key, limit.windowSeconds * 1000);
     if (state.count <= limit.max) return state.count;
     await this.#counters.decrement(key);
+    if (state.resetInMs > maxWaitSeconds * 1000) {
+      // Over the limit with no shorter hold on it (the limit was lowered, or the attempt that would
+      // have set one never finished): never refuse for longer than the promised wait.
+      await this.#counters.expireIn(key, maxWaitSeconds * 1000, { sooner: true });
+    }
     throw new RateLimitedError(Math.min(state.resetInMs / 1000, maxWaitSeconds));
   }
 

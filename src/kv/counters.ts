@@ -16,7 +16,10 @@ export interface Counters {
    * its window. Null when the counter does not exist.
    */
   decrement(key: string, by?: number): Promise<CounterState | null>;
-  /** Ends a live counter's window `windowMs` from now (sooner or later than before); false when it does not exist. */
-  expireIn(key: string, windowMs: number): Promise<boolean>;
+  /**
+   * Ends a live counter's window `windowMs` from now, sooner or later than before (with `sooner`,
+   * only if that is sooner). False when the counter does not exist.
+   */
+  expireIn(key: string, windowMs: number, options?: { readonly sooner?: boolean }): Promise<boolean>;
   reset(key: string): Promise<void>;
 }

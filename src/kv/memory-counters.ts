@@ -50,15 +50,15 @@ export class MemoryCounters implements Counters {
     return { count: slot.count, resetInMs: slot.expiresAt - now };
   }
 
-  async expireIn(key: string, windowMs: number): Promise<boolean> {
-    return this.expireInNow(key, windowMs);
+  async expireIn(key: string, windowMs: number, options: { readonly sooner?: boolean } = {}): Promise<boolean> {
+    return this.expireInNow(key, windowMs, options);
   }
 
-  expireInNow(key: string, windowMs: number): boolean {
+  expireInNow(key: string, windowMs: number, options: { readonly sooner?: boolean } = {}): boolean {
     const now = Date.now();
     const slot = this.#live(key, now);
     if (!slot) return false;
-    slot.expiresAt = now + windowMs;
+    if (!options.sooner || now + windowMs < slot.expiresAt) slot.expiresAt = now + windowMs;
     return true;
   }
 

@@ -219,6 +219,18 @@ describe.each(MODES)('sign-in limits (%s)', (mode) => {
     },
   );
 
+  it('refuses an account over a lowered limit for no longer than the longest lockout', async () => {
+    const [user] = await users(1);
+    const guess = () => v1SignIn(gw, user!.name, 'guess', from(newAddress()));
+    await withSettings({ signinAccountLimit: 5 }, async () => {
+      expect(tally([await guess(), await guess(), await guess(), await guess()])).toEqual({ 'signed-in': 0, refused: 4, limited: 0 });
+      await updateSettings({ signinAccountLimit: 2, signinAccountMaxLockoutSeconds: 1 });
+      expect(await graphqlSignIn(gw, user!.name, user!.password, from(newAddress()))).toEqual({ kind: 'limited', waitSeconds: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      expect((await graphqlSignIn(gw, user!.name, user!.password, from(newAddress()))).kind).toBe('signed-in');
+    });
+  });
+
   it('answers exactly 10 of 40 parallel wrong passwords against one account with 401, on two nodes, over both faces', async () => {
     const [victim] = await users(1);
     const client = from(newAddress());

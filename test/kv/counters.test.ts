@@ -124,6 +124,19 @@ describe.each(KV_KINDS)('Counters contract (%s)', (kind) => {
     expect((await nodes.a.counters.increment(name, 60_000)).count).toBe(1);
   });
 
+  it('moves the end of a window only closer when asked to', async () => {
+    const name = key('sooner');
+    expect(await nodes.a.counters.expireIn(name, 1000, { sooner: true })).toBe(false);
+    await nodes.a.counters.increment(name, 60_000, 2);
+    expect(await nodes.b.counters.expireIn(name, 120_000, { sooner: true })).toBe(true);
+    expect((await nodes.a.counters.peek(name))?.resetInMs).toBeLessThanOrEqual(60_000);
+    expect(await nodes.b.counters.expireIn(name, 30_000, { sooner: true })).toBe(true);
+    const closer = await nodes.a.counters.peek(name);
+    expect(closer?.count).toBe(2);
+    expect(closer?.resetInMs).toBeLessThanOrEqual(30_000);
+    expect(closer?.resetInMs).toBeGreaterThan(20_000);
+  });
+
   it('keeps counters with different keys apart', async () => {
     const one = key('one');
     const two = key('two');
