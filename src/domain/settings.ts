@@ -96,6 +96,8 @@ export type Setting = SettingKind & {
   readonly name: SettingName;
   /** The v1 API's (snake_case) name. */
   readonly v1Name: string;
+  /** The field reads show: the setting itself, or for a secret `<name>Set`, whether it is set. */
+  readonly readName: string;
   readonly nullable: boolean;
   readonly default: unknown;
   readonly secret: boolean;
@@ -103,12 +105,25 @@ export type Setting = SettingKind & {
 };
 
 const COLUMNS = getTableColumns(settings);
-const snakeCase = (name: string) => name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+
+/** The v1 name of a setting or of a field of a settings read: its name in snake_case. */
+export function v1NameOf(name: string): string {
+  return name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+}
 
 export const SETTINGS: readonly Setting[] = (Object.keys(SPECS) as SettingName[]).map((name) => {
   const spec: SettingKind & { readonly description: string; readonly secret?: true } = SPECS[name];
   const column = COLUMNS[name];
-  return Object.freeze({ ...spec, name, v1Name: snakeCase(name), nullable: !column.notNull, default: column.default ?? null, secret: spec.secret === true });
+  const secret = spec.secret === true;
+  return Object.freeze({
+    ...spec,
+    name,
+    v1Name: v1NameOf(name),
+    readName: secret ? `${name}Set` : name,
+    nullable: !column.notNull,
+    default: column.default ?? null,
+    secret,
+  });
 });
 
 const BY_NAME = new Map<string, Setting>(SETTINGS.map((setting) => [setting.name, setting]));
@@ -230,7 +245,7 @@ function mask(row: SettingsRow): SettingsView {
     if (!setting.secret) continue;
     const value = view[setting.name];
     view[setting.name] = null;
-    view[`${setting.name}Set`] = value !== null && value !== '';
+    view[setting.readName] = value !== null && value !== '';
   }
   return view as unknown as SettingsView;
 }

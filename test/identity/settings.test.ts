@@ -186,7 +186,7 @@ describe('the settings catalogue', () => {
     const v1Names = SETTINGS.map((setting) => setting.v1Name);
     expect(new Set(v1Names).size).toBe(SETTINGS.length);
     for (const name of v1Names) expect(name).toMatch(/^[a-z][a-z0-9]*(_[a-z0-9]+)*$/);
-    expect(SETTINGS.find((setting) => setting.name === 'smtpPassword')).toMatchObject({ v1Name: 'smtp_password', secret: true });
+    expect(SETTINGS.find((setting) => setting.name === 'smtpPassword')).toMatchObject({ v1Name: 'smtp_password', secret: true, readName: 'smtpPasswordSet' });
   });
 });
 

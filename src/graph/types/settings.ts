@@ -36,10 +36,10 @@ const SettingsRef = builder.objectRef<SettingsView>('Settings').implement({
       SETTINGS.map((setting) =>
         setting.secret
           ? [
-              `${setting.name}Set`,
+              setting.readName,
               t.boolean({
                 description: `Whether a value is set: ${setting.description}`,
-                resolve: (view) => (view as unknown as Record<string, boolean>)[`${setting.name}Set`]!,
+                resolve: (view) => (view as unknown as Record<string, boolean>)[setting.readName]!,
               }),
             ]
           : [

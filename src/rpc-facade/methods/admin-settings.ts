@@ -1,14 +1,13 @@
-import { enumValueName, SETTINGS, settingMessage, settingProblem, type Setting } from '../../domain/settings.ts';
+import { enumValueName, SETTINGS, settingMessage, settingProblem, v1NameOf, type Setting } from '../../domain/settings.ts';
 import { ERROR_FIELDS, type V1Method } from '../method.ts';
 import { failure, ok } from '../result.ts';
 
 const BY_V1_NAME = new Map(SETTINGS.map((setting) => [setting.v1Name, setting]));
-const secretSet = (setting: Setting) => `${setting.name}Set`;
 
 /** Read-only names a client may send back unchanged from a read. */
-const IGNORED = new Set(['id', 'updated', ...SETTINGS.filter((setting) => setting.secret).map((setting) => `${setting.v1Name}_set`)]);
+const IGNORED = new Set(['id', 'updated', ...SETTINGS.filter((setting) => setting.secret).map((setting) => v1NameOf(setting.readName))]);
 
-const READ_FIELDS = [...SETTINGS.map((setting) => (setting.secret ? secretSet(setting) : setting.name)), 'updatedAt'].join(' ');
+const READ_FIELDS = [...SETTINGS.map((setting) => setting.readName), 'updatedAt'].join(' ');
 
 /** The JSON type v1 clients send; enum values are checked by the setting's own rule, so the message names them. */
 function jsonSchema(setting: Setting): Record<string, unknown> {
@@ -36,7 +35,7 @@ export const adminSettingsMethods: V1Method[] = [
       for (const setting of SETTINGS) {
         if (setting.secret) {
           row[setting.v1Name] = null;
-          row[`${setting.v1Name}_set`] = settings[secretSet(setting)];
+          row[v1NameOf(setting.readName)] = settings[setting.readName];
         } else {
           row[setting.v1Name] = toV1(setting, settings[setting.name]);
         }
