@@ -231,6 +231,27 @@ describe.each(MODES)('sign-in limits (%s)', (mode) => {
     });
   });
 
+  it('keeps every limit a v1 setting as well, under its snake_case name', async () => {
+    const read = await httpCall(gw, '/v1/admin/settings/read', [], { token: root });
+    expect(read.data).toMatchObject({
+      signin_ip_limit: 1000,
+      signin_ip_failure_limit: 100,
+      signin_ip_window_seconds: 900,
+      signin_account_limit: 10,
+      signin_account_lockout_seconds: 60,
+      signin_account_max_lockout_seconds: 900,
+      signin_account_window_seconds: 43_200,
+    });
+    const refused = await httpCall(gw, '/v1/admin/settings/update', [{ signin_account_lockout_seconds: 0 }], { token: root });
+    expect(refused).toMatchObject({ status: 400, statusText: 'Setting "signin_account_lockout_seconds" must be an integer from 1 to 86400' });
+    const [user] = await users(1);
+    await withSettings({}, async () => {
+      expect((await httpCall(gw, '/v1/admin/settings/update', [{ signin_account_limit: 1, signin_account_lockout_seconds: 30 }], { token: root })).status).toBe(200);
+      expect(await v1SignIn(gw, user!.name, 'guess', from(newAddress()))).toEqual({ kind: 'refused' });
+      expect(await v1SignIn(gw, user!.name, user!.password, from(newAddress()))).toEqual({ kind: 'limited', waitSeconds: 30 });
+    });
+  });
+
   it('answers exactly 10 of 40 parallel wrong passwords against one account with 401, on two nodes, over both faces', async () => {
     const [victim] = await users(1);
     const client = from(newAddress());
