@@ -3,15 +3,15 @@ import tseslint from 'typescript-eslint';
 
 /**
  * Imports point down only (docs/architecture.md): server → graph / rpc-facade → domain → db / kv,
- * with src/http a helper layer below server and rpc-facade, and config, logger and with-timeout
- * shared by every layer. main.ts and gateway.ts, the composition root, may import anything.
+ * with src/http a helper layer below server and rpc-facade, and config (with trust-proxy, the
+ * parsed TRUST_PROXY), logger and with-timeout shared by every layer. main.ts and gateway.ts, the composition root, may import anything.
  * Matched on the import specifier, so a relative path that climbs into another folder is caught
  * whatever the importing file's depth.
  */
 const folder = (...names) => `(^|/)(${names.join('|')})/`;
 const COMPOSITION_ROOT = '(^|/)(gateway|main)\\.ts$';
 const LAYER_RULES = {
-  'src/{config,logger,with-timeout}.ts': [folder('db', 'kv', 'domain', 'graph', 'rpc-facade', 'http', 'server', 'workers')],
+  'src/{config,logger,trust-proxy,with-timeout}.ts': [folder('db', 'kv', 'domain', 'graph', 'rpc-facade', 'http', 'server', 'workers')],
   'src/db/**': [folder('kv', 'domain', 'graph', 'rpc-facade', 'http', 'server', 'workers')],
   'src/kv/**': [folder('db', 'domain', 'graph', 'rpc-facade', 'http', 'server', 'workers')],
   'src/domain/**': [folder('graph', 'rpc-facade', 'http', 'server', 'workers')],

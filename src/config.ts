@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseTrustProxy, type TrustProxy } from './trust-proxy.ts';
 
 /** Permission names the domain reserves for its own principals; they cannot be declared. */
 export const RESERVED_PERMISSIONS: readonly string[] = ['*', 'guest', 'user', 'root'];
@@ -82,6 +83,15 @@ const envSchema = z
     NODE_ENV: optionalText.pipe(z.enum(NODE_ENVS).optional()).transform((value) => value ?? 'development'),
     PASSWORD_HASH_MEMORY_KIB: integer('PASSWORD_HASH_MEMORY_KIB', 19 * 1024, 1024, 4 * 1024 * 1024),
     PASSWORD_HASH_TIME_COST: integer('PASSWORD_HASH_TIME_COST', 2, 1, 100),
+    // Above the dearest ordinary sign-in (a verify and a rehash at the default argon2 cost, about
+    // 300 ms here, plus the database), with headroom for a busy thread pool.
+    SIGNIN_MIN_DURATION_MS: integer('SIGNIN_MIN_DURATION_MS', 500, 0, 10_000),
+    TRUST_PROXY: optionalText.transform((value, ctx) => {
+      const parsed = parseTrustProxy(value);
+      if (parsed.ok) return parsed.trust;
+      ctx.addIssue({ code: 'custom', message: parsed.error });
+      return z.NEVER;
+    }),
 });
 
 /** Production runs several nodes, so in-process substitutes for shared state are refused there. */
@@ -113,6 +123,10 @@ export interface Config {
   readonly nodeEnv: ParsedEnv['NODE_ENV'];
   /** argon2id cost; hashes made with other parameters are replaced at the next sign-in. */
   readonly passwordHashing: { readonly memoryKib: number; readonly timeCost: number; readonly parallelism: number };
+  /** Every sign-in answer takes at least this long, so its timing does not tell which check failed. */
+  readonly signinMinDurationMs: number;
+  /** Proxies whose forwarding headers name the client (none by default). */
+  readonly trustProxy: TrustProxy;
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
@@ -145,6 +159,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       logLevel: e.LOG_LEVEL,
       nodeEnv: e.NODE_ENV,
       passwordHashing: Object.freeze({ memoryKib: e.PASSWORD_HASH_MEMORY_KIB, timeCost: e.PASSWORD_HASH_TIME_COST, parallelism: 1 }),
+      signinMinDurationMs: e.SIGNIN_MIN_DURATION_MS,
+      trustProxy: e.TRUST_PROXY,
     }),
   };
 }

@@ -151,6 +151,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         (isV1Path(pathname) ? v1Http : undefined) ??
         (graphiql && pathname.startsWith(GRAPHIQL_ASSET_PREFIX) ? graphiql.route : undefined),
       upgradeRoute: (pathname) => upgrades.get(pathname),
+      trustProxy: config.trustProxy,
     });
     const address = await server.listen(config.port, config.host);
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

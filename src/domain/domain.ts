@@ -17,7 +17,7 @@ import { Users } from './users.ts';
 export interface DomainDeps {
   readonly db: Db;
   readonly kv: Kv;
-  readonly config: Pick<Config, 'permissions' | 'rootPassword' | 'smtpUrl'>;
+  readonly config: Pick<Config, 'permissions' | 'rootPassword' | 'smtpUrl' | 'signinMinDurationMs'>;
   readonly log: Logger;
   readonly passwordHashing?: PasswordHashingOptions;
   /** How a generated root password reaches the operator (needed when ROOT_PASSWORD is unset). */
@@ -54,6 +54,7 @@ export class Domain {
       limiter: this.limiter,
       settings: this.settings,
       invalidate,
+      signinMinDurationMs: deps.config.signinMinDurationMs,
     });
     this.apiTokens = new ApiTokens({ db, catalog: this.permissions, invalidate });
     this.profile = new Profile(this.users, this.passwords);

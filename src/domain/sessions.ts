@@ -1,12 +1,14 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { and, desc, eq, gt, lt } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { actionTokens, sessions, userPasswords, users, type SessionRow } from '../db/schema.ts';
 import { authTags, SESSION_LIFETIME_MS } from './auth.ts';
+import type { ClientInfo } from './client-info.ts';
 import { ForbiddenError, NotAuthenticatedError, NotFoundError } from './errors.ts';
 import type { Passwords } from './passwords.ts';
 import type { PermissionCatalog } from './permissions.ts';
 import { hasAnyPermission, ROOT_USER_ID, type AuthenticatedPrincipal, type Principal, type SessionPrincipal } from './principal.ts';
-import type { RateLimiter } from './rate-limits.ts';
+import { SignInLimits, type RateLimiter } from './rate-limits.ts';
 import type { Settings } from './settings.ts';
 import { issueRecordToken, TokenType } from './tokens.ts';
 import { isValidUsername } from './user-fields.ts';
@@ -14,11 +16,6 @@ import { isValidUsername } from './user-fields.ts';
 export interface Credentials {
   readonly username: string;
   readonly password: string;
-}
-
-export interface ClientFacts {
-  readonly address: string;
-  readonly userAgent: string | null;
 }
 
 export interface SignInResult {
@@ -34,24 +31,39 @@ export interface SessionsDeps {
   readonly limiter: RateLimiter;
   readonly settings: Settings;
   readonly invalidate: (tags: readonly string[]) => Promise<void>;
+  /** Every sign-in answer takes at least this long (SIGNIN_MIN_DURATION_MS). */
+  readonly signinMinDurationMs?: number;
 }
 
 /** Sign-in, resume, sign-out. Failed sign-ins look alike (same answer, same time) whatever the reason. */
 export class Sessions {
   readonly #deps: SessionsDeps;
+  readonly #limits: SignInLimits;
 
   constructor(deps: SessionsDeps) {
     this.#deps = deps;
+    this.#limits = new SignInLimits(deps.limiter);
   }
 
-  async signIn(credentials: Credentials, requiredPermissions: readonly string[] | null, client: ClientFacts): Promise<SignInResult> {
+  /**
+   * Every answer (a session, a wrong password, an unknown or disabled user, a limit) comes after the
+   * same minimum time, so timing does not tell whether an account exists. The wait is a timer.
+   */
+  async signIn(credentials: Credentials, requiredPermissions: readonly string[] | null, client: ClientInfo): Promise<SignInResult> {
+    const answerAt = Date.now() + (this.#deps.signinMinDurationMs ?? 0);
+    try {
+      return await this.#signIn(credentials, requiredPermissions, client);
+    } finally {
+      const wait = answerAt - Date.now();
+      if (wait > 0) await sleep(wait);
+    }
+  }
+
+  async #signIn(credentials: Credentials, requiredPermissions: readonly string[] | null, client: ClientInfo): Promise<SignInResult> {
     const settings = await this.#deps.settings.read();
-    const window = settings.signinWindowSeconds;
     const username = credentials.username.toLowerCase();
     // Names nobody can have share one counter, so junk names cannot make large keys.
-    const accountKey = `signin:account:${isValidUsername(username) ? username : '(invalid)'}`;
-    await this.#deps.limiter.hit(`signin:ip:${client.address}`, { max: settings.signinIpLimit, windowSeconds: window });
-    await this.#deps.limiter.check(accountKey, { max: settings.signinAccountLimit, windowSeconds: window });
+    const attempt = await this.#limits.begin(client.address, isValidUsername(username) ? username : '(invalid)', settings);
 
     // A name no user can have (NUL, megabytes, …) is an unknown user without a database read.
     const [row] = isValidUsername(username)
@@ -63,10 +75,10 @@ export class Sessions {
       : [];
     const check = await this.#deps.passwords.verify(row?.hash, credentials.password);
     if (!row || !check.ok || !row.user.enabled) {
-      await this.#deps.limiter.count(accountKey, { max: settings.signinAccountLimit, windowSeconds: window });
+      await attempt.failed();
       throw new NotAuthenticatedError();
     }
-    await this.#deps.limiter.reset(accountKey);
+    await attempt.succeeded();
     if (check.needsRehash) {
       const hash = await this.#deps.passwords.hash(credentials.password);
       await this.#deps.db.update(userPasswords).set({ hash, updatedAt: new Date() }).where(eq(userPasswords.userId, row.user.id));

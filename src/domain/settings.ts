@@ -1,59 +1,38 @@
-import { eq } from 'drizzle-orm';
+import { eq, getTableColumns } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
-import { settings, SMTP_TLS_MODES, type SettingsRow, type SmtpTlsMode } from '../db/schema.ts';
+import { settings, SMTP_TLS_MODES, type SettingsRow } from '../db/schema.ts';
 import { ValidationError } from './errors.ts';
 import { isEmailShaped, isStorableText } from './user-fields.ts';
 
-/** Settings as callers see them: secrets never leave, only whether they are set. */
-export type SettingsView = Omit<SettingsRow, 'id' | 'smtpPassword'> & {
-  readonly smtpPassword: null;
-  readonly smtpPasswordSet: boolean;
-};
-
 type Editable = Omit<SettingsRow, 'id' | 'updatedAt'>;
-export type SettingsPatch = { readonly [K in keyof Editable]?: Editable[K] | null };
+export type SettingName = keyof Editable;
 
-/** Names of the settings a patch may contain, in the order they are documented. */
-export const SETTING_NAMES = [
-  'appUrl',
-  'smtpHostname',
-  'smtpPort',
-  'smtpUsername',
-  'smtpPassword',
-  'smtpFrom',
-  'smtpTls',
-  'signupEnabled',
-  'signinIpLimit',
-  'signinAccountLimit',
-  'signinWindowSeconds',
-  'emailIpLimit',
-  'emailAccountLimit',
-  'emailWindowSeconds',
-  'callLogRetentionDays',
-  'notificationRetentionDays',
-] as const satisfies readonly (keyof Editable)[];
-
-type Rule = (value: unknown, name: string) => unknown;
-
-const text = (max: number, check?: (value: string) => boolean, what = 'is invalid'): Rule => (value, name) => {
-  if (value === null) return null;
-  if (typeof value !== 'string' || value.length > max || !isStorableText(value) || (check && !check(value))) {
-    throw new ValidationError(`Setting "${name}" ${what}`, name);
-  }
-  return value;
-};
-
-const int = (min: number, max: number, nullable: boolean): Rule => (value, name) => {
-  if (value === null && nullable) return null;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ValidationError(`Setting "${name}" must be an integer from ${min} to ${max}`, name);
-  }
-  return value;
-};
-
-const bool: Rule = (value, name) => {
-  if (typeof value !== 'boolean') throw new ValidationError(`Setting "${name}" must be true or false`, name);
-  return value;
+interface TextSpec {
+  readonly kind: 'text';
+  readonly maxLength: number;
+  readonly check?: (value: string) => boolean;
+  /** What a valid value looks like, for the error message. */
+  readonly expected?: string;
+}
+interface IntegerSpec {
+  readonly kind: 'integer';
+  readonly min: number;
+  readonly max: number;
+}
+interface BooleanSpec {
+  readonly kind: 'boolean';
+}
+interface EnumSpec {
+  readonly kind: 'enum';
+  readonly values: readonly string[];
+  /** Name of the GraphQL enum type. */
+  readonly graphqlName: string;
+}
+type ValueSpec<T> = T extends boolean ? BooleanSpec : T extends number ? IntegerSpec : T extends string ? TextSpec | EnumSpec : never;
+type SettingSpec<T> = ValueSpec<NonNullable<T>> & {
+  readonly description: string;
+  /** Write-only: reads tell only whether it is set. */
+  readonly secret?: true;
 };
 
 const isHttpUrl = (value: string) => {
@@ -67,29 +46,144 @@ const isHostname = (value: string) => /^[A-Za-z0-9.-]{1,253}$/.test(value) || /^
 /** `user@example.com` or `Name <user@example.com>`. */
 const isSender = (value: string) => isEmailShaped(value) || /^[^<>]{0,128}<[^\s<>@]+@[^\s<>@]+\.[^\s<>@]+>$/.test(value.trim());
 
-const RULES: Record<(typeof SETTING_NAMES)[number], Rule> = {
-  appUrl: text(2048, isHttpUrl, 'must be an http(s) URL'),
-  smtpHostname: text(253, isHostname, 'must be a host name'),
-  smtpPort: int(1, 65535, true),
-  smtpUsername: text(256),
-  smtpPassword: text(1024),
-  smtpFrom: text(320, isSender, 'must be an e-mail address, optionally as "Name <address>"'),
-  smtpTls: (value, name) => {
-    if (!SMTP_TLS_MODES.includes(value as SmtpTlsMode)) {
-      throw new ValidationError(`Setting "${name}" must be one of ${SMTP_TLS_MODES.join(', ')}`, name);
-    }
-    return value;
+const count = (max = 1_000_000): IntegerSpec => ({ kind: 'integer', min: 1, max });
+const seconds = (max = 86_400): IntegerSpec => ({ kind: 'integer', min: 1, max });
+const days: IntegerSpec = { kind: 'integer', min: 1, max: 3650 };
+
+/**
+ * Every application setting, described once, in the order they are documented. The GraphQL
+ * `Settings` / `SettingsInput` types, the v1 names (snake_case of these) and JSON Schemas, and the
+ * validation all derive from it; nullability and defaults come from the `settings` table, whose
+ * columns must match these names (the type check fails otherwise).
+ */
+const SPECS = {
+  appUrl: { kind: 'text', maxLength: 2048, check: isHttpUrl, expected: 'an http(s) URL', description: 'Base URL of the web application, used in e-mailed links.' },
+  smtpHostname: { kind: 'text', maxLength: 253, check: isHostname, expected: 'a host name', description: 'SMTP server host name.' },
+  smtpPort: { kind: 'integer', min: 1, max: 65535, description: 'SMTP server port.' },
+  smtpUsername: { kind: 'text', maxLength: 256, description: 'SMTP user name.' },
+  smtpPassword: { kind: 'text', maxLength: 1024, secret: true, description: 'SMTP password.' },
+  smtpFrom: {
+    kind: 'text',
+    maxLength: 320,
+    check: isSender,
+    expected: 'an e-mail address, optionally as "Name <address>"',
+    description: 'Sender of e-mails: `user@example.com` or `Name <user@example.com>`.',
   },
-  signupEnabled: bool,
-  signinIpLimit: int(1, 1_000_000, false),
-  signinAccountLimit: int(1, 1_000_000, false),
-  signinWindowSeconds: int(1, 86_400, false),
-  emailIpLimit: int(1, 1_000_000, false),
-  emailAccountLimit: int(1, 1_000_000, false),
-  emailWindowSeconds: int(1, 86_400, false),
-  callLogRetentionDays: int(1, 3650, false),
-  notificationRetentionDays: int(1, 3650, false),
+  smtpTls: { kind: 'enum', values: SMTP_TLS_MODES, graphqlName: 'SmtpTls', description: 'How the SMTP connection is secured.' },
+  signupEnabled: { kind: 'boolean', description: 'Whether anyone may create an account.' },
+  signinIpLimit: { ...count(), description: 'Sign-in attempts, successful or not, per client address per window: a ceiling only bots reach.' },
+  signinIpFailureLimit: { ...count(), description: 'Failed sign-ins per client address per window (stops password spraying).' },
+  signinIpWindowSeconds: { ...seconds(), description: 'Window of the per-address sign-in limits, in seconds.' },
+  signinAccountLimit: {
+    ...count(),
+    description: 'Failed sign-ins per account before it is locked for a while; a successful sign-in starts the count again.',
+  },
+  signinAccountLockoutSeconds: { ...seconds(), description: 'First lockout of an account, in seconds; each further one lasts twice as long.' },
+  signinAccountMaxLockoutSeconds: { ...seconds(), description: 'Longest lockout of an account, in seconds.' },
+  signinAccountWindowSeconds: {
+    ...seconds(),
+    description: 'How long failed sign-ins and lockouts of an account are remembered without a successful sign-in, in seconds.',
+  },
+  emailIpLimit: { ...count(), description: 'E-mails requested per client address per window.' },
+  emailAccountLimit: { ...count(), description: 'E-mails sent per account per window.' },
+  emailWindowSeconds: { ...seconds(), description: 'Window of the e-mail limits, in seconds.' },
+  callLogRetentionDays: { ...days, description: 'Days the API call log is kept.' },
+  notificationRetentionDays: { ...days, description: 'Days notifications are kept.' },
+} as const satisfies { readonly [K in SettingName]: SettingSpec<Editable[K]> };
+
+export type SettingKind = TextSpec | IntegerSpec | BooleanSpec | EnumSpec;
+export type Setting = SettingKind & {
+  readonly name: SettingName;
+  /** The v1 API's (snake_case) name. */
+  readonly v1Name: string;
+  /** The field reads show: the setting itself, or for a secret `<name>Set`, whether it is set. */
+  readonly readName: string;
+  readonly nullable: boolean;
+  readonly default: unknown;
+  readonly secret: boolean;
+  readonly description: string;
 };
+
+const COLUMNS = getTableColumns(settings);
+
+/** The v1 name of a setting or of a field of a settings read: its name in snake_case. */
+export function v1NameOf(name: string): string {
+  return name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+}
+
+export const SETTINGS: readonly Setting[] = (Object.keys(SPECS) as SettingName[]).map((name) => {
+  const spec: SettingKind & { readonly description: string; readonly secret?: true } = SPECS[name];
+  const column = COLUMNS[name];
+  const secret = spec.secret === true;
+  return Object.freeze({
+    ...spec,
+    name,
+    v1Name: v1NameOf(name),
+    readName: secret ? `${name}Set` : name,
+    nullable: !column.notNull,
+    default: column.default ?? null,
+    secret,
+  });
+});
+
+const BY_NAME = new Map<string, Setting>(SETTINGS.map((setting) => [setting.name, setting]));
+
+export function findSetting(name: string): Setting | undefined {
+  return BY_NAME.get(name);
+}
+
+/** How a value of an enum setting is named in GraphQL. */
+export function enumValueName(value: string): string {
+  return value.toUpperCase();
+}
+
+/** The message of an invalid setting, under the name the caller used for it. */
+export function settingMessage(name: string, problem: string): string {
+  return `Setting "${name}" ${problem}`;
+}
+
+function expectation(setting: Setting): string {
+  switch (setting.kind) {
+    case 'text':
+      return setting.expected ? `must be ${setting.expected}` : 'is invalid';
+    case 'integer':
+      return `must be an integer from ${setting.min} to ${setting.max}`;
+    case 'boolean':
+      return 'must be true or false';
+    case 'enum':
+      return `must be one of ${setting.values.join(', ')}`;
+  }
+}
+
+function acceptable(setting: Setting, value: unknown): boolean {
+  switch (setting.kind) {
+    case 'text':
+      return (
+        typeof value === 'string' && value.length <= setting.maxLength && isStorableText(value) && (!setting.check || setting.check(value))
+      );
+    case 'integer':
+      return typeof value === 'number' && Number.isInteger(value) && value >= setting.min && value <= setting.max;
+    case 'boolean':
+      return typeof value === 'boolean';
+    case 'enum':
+      return typeof value === 'string' && setting.values.includes(value);
+  }
+}
+
+/** What is wrong with `value` for this setting (e.g. "must be an integer from 1 to 65535"), or null. */
+export function settingProblem(setting: Setting, value: unknown): string | null {
+  if (value === null ? setting.nullable : acceptable(setting, value)) return null;
+  return expectation(setting);
+}
+
+type SecretName = { [K in SettingName]: (typeof SPECS)[K] extends { readonly secret: true } ? K : never }[SettingName];
+
+/** Settings as callers see them: secrets never leave, only whether they are set (`<name>Set`). */
+export type SettingsView = Omit<SettingsRow, 'id' | SecretName> & { readonly [K in SecretName]: null } & {
+  readonly [K in SecretName as `${K}Set`]: boolean;
+};
+
+export type SettingsPatch = { readonly [K in SettingName]?: Editable[K] | null };
 
 /** The initial SMTP settings an `SMTP_URL` gives (`smtp://user:password@host:587`, `smtps://` for TLS). */
 export function smtpSettingsFromUrl(smtpUrl: string | undefined): Partial<Editable> {
@@ -123,14 +217,16 @@ export class Settings {
     return mask(await this.read());
   }
 
-  /** Validates every given setting (all problems reported at once is not needed: the first one is). */
+  /** Validates every given setting and writes none unless all are valid; the first problem is reported. */
   async update(patch: SettingsPatch): Promise<SettingsView> {
     const values: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(patch)) {
       if (value === undefined) continue;
-      const rule = RULES[name as keyof typeof RULES];
-      if (!rule) throw new ValidationError(`Setting "${name}" is unknown`, name);
-      values[name] = rule(value, name);
+      const setting = findSetting(name);
+      if (!setting) throw new ValidationError(settingMessage(name, 'is unknown'), name);
+      const problem = settingProblem(setting, value);
+      if (problem) throw new ValidationError(settingMessage(name, problem), name);
+      values[name] = value;
     }
     if (Object.keys(values).length === 0) return this.view();
     const [row] = await this.#db
@@ -143,6 +239,13 @@ export class Settings {
 }
 
 function mask(row: SettingsRow): SettingsView {
-  const { id: _id, smtpPassword, ...visible } = row;
-  return { ...visible, smtpPassword: null, smtpPasswordSet: smtpPassword !== null && smtpPassword !== '' };
+  const { id: _id, ...visible } = row;
+  const view: Record<string, unknown> = visible;
+  for (const setting of SETTINGS) {
+    if (!setting.secret) continue;
+    const value = view[setting.name];
+    view[setting.name] = null;
+    view[setting.readName] = value !== null && value !== '';
+  }
+  return view as unknown as SettingsView;
 }

@@ -1,5 +1,6 @@
 import { contextCacheSymbol } from '@pothos/core';
 import type { Logger } from '../logger.ts';
+import type { ClientInfo } from '../domain/client-info.ts';
 import type { Domain } from '../domain/domain.ts';
 import type { Principal } from '../domain/principal.ts';
 
@@ -10,11 +11,6 @@ export interface GraphContext {
   readonly requestId: string;
   readonly log: Logger;
   readonly client: ClientInfo;
-}
-
-export interface ClientInfo {
-  readonly address: string;
-  readonly userAgent: string | null;
 }
 
 export interface GraphContextInit {

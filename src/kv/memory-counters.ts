@@ -38,6 +38,30 @@ export class MemoryCounters implements Counters {
     return slot ? { count: slot.count, resetInMs: slot.expiresAt - now } : null;
   }
 
+  async decrement(key: string, by = 1): Promise<CounterState | null> {
+    return this.decrementNow(key, by);
+  }
+
+  decrementNow(key: string, by = 1): CounterState | null {
+    const now = Date.now();
+    const slot = this.#live(key, now);
+    if (!slot) return null;
+    slot.count = Math.max(0, slot.count - by);
+    return { count: slot.count, resetInMs: slot.expiresAt - now };
+  }
+
+  async expireIn(key: string, windowMs: number, options: { readonly sooner?: boolean } = {}): Promise<boolean> {
+    return this.expireInNow(key, windowMs, options);
+  }
+
+  expireInNow(key: string, windowMs: number, options: { readonly sooner?: boolean } = {}): boolean {
+    const now = Date.now();
+    const slot = this.#live(key, now);
+    if (!slot) return false;
+    if (!options.sooner || now + windowMs < slot.expiresAt) slot.expiresAt = now + windowMs;
+    return true;
+  }
+
   async reset(key: string): Promise<void> {
     this.#slots.delete(key);
   }

@@ -13,8 +13,28 @@ end
 return {count, ttl}
 `;
 
+// Never below zero and never creating a counter; KEEPTTL leaves the window where it was.
+const DECREMENT = `
+local current = redis.call('GET', KEYS[1])
+if not current then return false end
+local count = math.max(tonumber(current) - tonumber(ARGV[1]), 0)
+redis.call('SET', KEYS[1], count, 'KEEPTTL')
+return {count, redis.call('PTTL', KEYS[1])}
+`;
+
+// PEXPIRE's LT option needs Redis 7; this works on older ones as well.
+const EXPIRE_IN = `
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl == -2 then return 0 end
+if ARGV[2] == '1' and ttl >= 0 and ttl <= tonumber(ARGV[1]) then return 1 end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+`;
+
 type IncrementingRedis = Redis & {
   gatewayIncrement(key: string, by: number, windowMs: number): Promise<[number, number]>;
+  gatewayDecrement(key: string, by: number): Promise<[number, number] | null>;
+  gatewayExpireIn(key: string, windowMs: number, sooner: 0 | 1): Promise<0 | 1>;
 };
 
 /**
@@ -29,6 +49,8 @@ export class RedisCounters implements Counters {
 
   constructor(redis: Redis, prefix: string, onFallback: (error: Error) => void = () => {}) {
     if (!('gatewayIncrement' in redis)) redis.defineCommand('gatewayIncrement', { numberOfKeys: 1, lua: INCREMENT });
+    if (!('gatewayDecrement' in redis)) redis.defineCommand('gatewayDecrement', { numberOfKeys: 1, lua: DECREMENT });
+    if (!('gatewayExpireIn' in redis)) redis.defineCommand('gatewayExpireIn', { numberOfKeys: 1, lua: EXPIRE_IN });
     this.#redis = redis as IncrementingRedis;
     this.#prefix = prefix;
     this.#onFallback = onFallback;
@@ -52,6 +74,25 @@ export class RedisCounters implements Counters {
     } catch (error) {
       this.#onFallback(error as Error);
       return this.#fallback.peek(key);
+    }
+  }
+
+  async decrement(key: string, by = 1): Promise<CounterState | null> {
+    try {
+      const result = await this.#redis.gatewayDecrement(this.#key(key), by);
+      return result && { count: result[0], resetInMs: result[1] };
+    } catch (error) {
+      this.#onFallback(error as Error);
+      return this.#fallback.decrementNow(key, by);
+    }
+  }
+
+  async expireIn(key: string, windowMs: number, options: { readonly sooner?: boolean } = {}): Promise<boolean> {
+    try {
+      return (await this.#redis.gatewayExpireIn(this.#key(key), windowMs, options.sooner ? 1 : 0)) === 1;
+    } catch (error) {
+      this.#onFallback(error as Error);
+      return this.#fallback.expireInNow(key, windowMs, options);
     }
   }
 

@@ -1,7 +1,8 @@
 import type { ExecutionResult, GraphQLError } from 'graphql';
 import type { Domain } from '../domain/domain.ts';
 import { hasPermission, type Principal } from '../domain/principal.ts';
-import { graphContext, type ClientInfo } from '../graph/context.ts';
+import type { ClientInfo } from '../domain/client-info.ts';
+import { graphContext } from '../graph/context.ts';
 import { formatExecutionResult } from '../graph/error-policy.ts';
 import type { Logger } from '../logger.ts';
 import { isPlan, type CallContext, type Plan } from './method.ts';
@@ -126,7 +127,7 @@ function toV1Result(compiled: CompiledMethod, plan: Plan, result: ExecutionResul
     if (value.code === 'RATE_LIMITED') {
       return failure(RpcCode.tooManyRequests, undefined, { retry_after: value.retryAfterSeconds ?? 1 });
     }
-    return failure(value.status, compiled.method.errorMessage?.(value.message) ?? value.message);
+    return failure(value.status, value.message);
   }
   return compiled.method.result(data, call, plan);
 }

@@ -5,7 +5,7 @@ import { readBody } from '../http/body.ts';
 import { HttpError } from '../http/http-error.ts';
 import { collapseSlashes, pathOf } from '../http/url-path.ts';
 import type { Principal } from '../domain/principal.ts';
-import type { ClientInfo } from '../graph/context.ts';
+import type { ClientInfo } from '../domain/client-info.ts';
 import type { Logger } from '../logger.ts';
 import type { Call, Dispatcher } from './dispatcher.ts';
 import { BUILTIN_METHODS, isRpcEnvelope, rpcRequestOf } from './json-rpc.ts';

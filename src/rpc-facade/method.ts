@@ -1,4 +1,4 @@
-import type { ClientInfo } from '../graph/context.ts';
+import type { ClientInfo } from '../domain/client-info.ts';
 import type { Principal } from '../domain/principal.ts';
 import type { V1Result } from './result.ts';
 
@@ -43,8 +43,6 @@ export interface V1Method {
   /** Returns a plan, or a result when the arguments alone decide the answer. */
   plan(args: readonly unknown[], call: CallContext): Plan | V1Result;
   result(data: Record<string, unknown>, call: CallContext, plan: Plan): V1Result;
-  /** Rewrites a typed error's message for v1 callers (GraphQL field names → v1 names, say). */
-  errorMessage?(message: string): string;
 }
 
 export function isPlan(value: Plan | V1Result): value is Plan {

@@ -5,7 +5,7 @@ import type { AuthFailure } from '../domain/auth.ts';
 import type { Domain } from '../domain/domain.ts';
 import type { Principal } from '../domain/principal.ts';
 import type { PrincipalWatch } from '../domain/principal-watch.ts';
-import type { ClientInfo } from '../graph/context.ts';
+import type { ClientInfo } from '../domain/client-info.ts';
 import type { Logger } from '../logger.ts';
 import type { Dispatcher } from './dispatcher.ts';
 import { principalTargets, type V1Event, type V1Events } from './events.ts';

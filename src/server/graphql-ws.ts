@@ -10,7 +10,8 @@ import { bearerToken } from '../domain/tokens.ts';
 import { graphContext } from '../graph/context.ts';
 import type { Logger } from '../logger.ts';
 import type { GraphqlYoga } from './graphql-http.ts';
-import { clientOf, requestIdOf, type RequestContext, type UpgradeRoute } from './http-server.ts';
+import type { ClientInfo } from '../domain/client-info.ts';
+import { requestIdOf, type RequestContext, type UpgradeRoute } from './http-server.ts';
 import type { Metrics } from './metrics.ts';
 
 interface ConnectionState {
@@ -18,6 +19,7 @@ interface ConnectionState {
   principal: Principal;
   stopWatching: () => void;
   connectionId: string;
+  client: ClientInfo;
 }
 
 type ExtraState = { state: ConnectionState };
@@ -47,6 +49,8 @@ export class GraphqlWsEndpoint implements UpgradeRoute {
   readonly #wss: WebSocketServer;
   readonly #dispose: () => void | Promise<void>;
   readonly #options: GraphqlWsOptions;
+  /** The client of each upgrade request, as the server worked it out, until its connection starts. */
+  readonly #clients = new WeakMap<IncomingMessage, ClientInfo>();
 
   constructor(options: GraphqlWsOptions) {
     this.#options = options;
@@ -61,6 +65,7 @@ export class GraphqlWsEndpoint implements UpgradeRoute {
             token,
             principal,
             connectionId: requestIdOf(ctx.extra.request),
+            client: this.#clients.get(ctx.extra.request) ?? { address: 'unknown', userAgent: null },
             stopWatching: () => {},
           };
           ctx.extra.state = state;
@@ -74,7 +79,7 @@ export class GraphqlWsEndpoint implements UpgradeRoute {
             domain: options.domain,
             requestId: state.connectionId,
             log: () => options.log.child({ reqId: state.connectionId }),
-            client: clientOf(ctx.extra.request),
+            client: state.client,
           });
           const enveloped = options.yoga.getEnveloped(contextValue);
           let document;
@@ -105,7 +110,8 @@ export class GraphqlWsEndpoint implements UpgradeRoute {
     this.#dispose = () => server.dispose();
   }
 
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, _context: RequestContext): void {
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, context: RequestContext): void {
+    this.#clients.set(req, context.client);
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       this.#options.metrics.websocketOpened('/graphql');
       ws.once('close', () => this.#options.metrics.websocketClosed('/graphql'));

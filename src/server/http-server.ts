@@ -4,7 +4,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ClientInfo } from '../graph/context.ts';
+import type { ClientInfo } from '../domain/client-info.ts';
+import { clientAddress } from '../http/client-address.ts';
+import { TRUST_NOBODY, type TrustProxy } from '../trust-proxy.ts';
 import type { Logger } from '../logger.ts';
 import { HttpError } from '../http/http-error.ts';
 import { pathOf } from '../http/url-path.ts';
@@ -45,6 +47,8 @@ export interface HttpServerOptions {
   readonly metrics: Metrics;
   readonly route: (path: string) => Route | undefined;
   readonly upgradeRoute: (path: string) => UpgradeRoute | undefined;
+  /** Proxies allowed to name the client in forwarding headers (default: none). */
+  readonly trustProxy?: TrustProxy;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,64}$/;
@@ -59,8 +63,9 @@ export function requestIdOf(req: IncomingMessage): string {
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : `${ID_PREFIX}-${(++lastId).toString(36)}`;
 }
 
-export function clientOf(req: IncomingMessage): ClientInfo {
-  return { address: req.socket.remoteAddress ?? 'unknown', userAgent: req.headers['user-agent'] ?? null };
+/** The caller: its address (behind trusted proxies, the one they forwarded for) and user agent. */
+export function clientOf(req: IncomingMessage, trust: TrustProxy): ClientInfo {
+  return { address: clientAddress(req.socket.remoteAddress, req.headers, trust), userAgent: req.headers['user-agent'] ?? null };
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -80,11 +85,13 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 export class GatewayHttpServer {
   readonly server: Server;
   readonly #options: HttpServerOptions;
+  readonly #trust: TrustProxy;
   #inFlight = 0;
   #closing = false;
 
   constructor(options: HttpServerOptions) {
     this.#options = options;
+    this.#trust = options.trustProxy ?? TRUST_NOBODY;
     this.server = createServer({ requestTimeout: 60_000, headersTimeout: 15_000, keepAliveTimeout: 5_000 }, (req, res) => {
       void this.#handle(req, res);
     });
@@ -131,7 +138,7 @@ export class GatewayHttpServer {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
-    const context = new RequestContext(requestIdOf(req), clientOf(req), this.#options.log);
+    const context = new RequestContext(requestIdOf(req), clientOf(req, this.#trust), this.#options.log);
     const path = pathOf(req.url);
     const route = this.#options.route(path);
     const routeName = route?.name ?? 'not_found';
@@ -145,7 +152,7 @@ export class GatewayHttpServer {
       // The base logger decides, so requests that log nothing never create a child logger.
       if (this.#options.log.isLevelEnabled('debug')) {
         context.log.debug(
-          { method: req.method, path, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 },
+          { method: req.method, path, status: res.statusCode, client: context.client.address, ms: Math.round(seconds * 1e4) / 10 },
           'request finished',
         );
       }
@@ -170,7 +177,7 @@ export class GatewayHttpServer {
   }
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const context = new RequestContext(requestIdOf(req), clientOf(req), this.#options.log);
+    const context = new RequestContext(requestIdOf(req), clientOf(req, this.#trust), this.#options.log);
     const route = this.#closing ? undefined : this.#options.upgradeRoute(pathOf(req.url));
     if (!route) {
       const status = this.#closing ? '503 Service Unavailable' : '404 Not Found';
@@ -180,7 +187,7 @@ export class GatewayHttpServer {
     try {
       route.handleUpgrade(req, socket, head, context);
     } catch (error) {
-      context.log.error({ err: error }, 'WebSocket upgrade failed');
+      context.log.error({ err: error, client: context.client.address }, 'WebSocket upgrade failed');
       socket.destroy();
     }
   }

@@ -28,6 +28,8 @@ describe('loadConfig', () => {
       logLevel: 'info',
       nodeEnv: 'development',
       passwordHashing: { memoryKib: 19_456, timeCost: 2, parallelism: 1 },
+      signinMinDurationMs: 500,
+      trustProxy: { kind: 'none' },
     });
   });
 
@@ -50,6 +52,8 @@ describe('loadConfig', () => {
       NODE_ENV: 'production',
       PASSWORD_HASH_MEMORY_KIB: '1024',
       PASSWORD_HASH_TIME_COST: '100',
+      SIGNIN_MIN_DURATION_MS: '0',
+      TRUST_PROXY: '2',
     });
     expect(config).toEqual({
       port: 0,
@@ -64,6 +68,8 @@ describe('loadConfig', () => {
       logLevel: 'silent',
       nodeEnv: 'production',
       passwordHashing: { memoryKib: 1024, timeCost: 100, parallelism: 1 },
+      signinMinDurationMs: 0,
+      trustProxy: { kind: 'hops', hops: 2 },
     });
     expect(
       valid({ PORT: '65535', ROOT_PASSWORD: 'x'.repeat(1024), PASSWORD_HASH_MEMORY_KIB: String(4 * 1024 * 1024), REDIS_PREFIX: 'p'.repeat(64) }),
@@ -108,6 +114,20 @@ describe('loadConfig', () => {
     ['PASSWORD_HASH_MEMORY_KIB', 'lots'],
     ['PASSWORD_HASH_TIME_COST', '0'],
     ['PASSWORD_HASH_TIME_COST', '101'],
+    ['SIGNIN_MIN_DURATION_MS', '-1'],
+    ['SIGNIN_MIN_DURATION_MS', '10001'],
+    ['SIGNIN_MIN_DURATION_MS', 'half a second'],
+    ['TRUST_PROXY', 'true'],
+    ['TRUST_PROXY', '33'],
+    ['TRUST_PROXY', '-1'],
+    ['TRUST_PROXY', 'proxy.internal'],
+    ['TRUST_PROXY', '10.0.0.0/33'],
+    ['TRUST_PROXY', '10.0.0.0/8/8'],
+    ['TRUST_PROXY', '10.0.0.0/'],
+    ['TRUST_PROXY', '10.0.0.0/x'],
+    ['TRUST_PROXY', 'fd00::/129'],
+    ['TRUST_PROXY', '10.0.0.1, 300.1.1.1'],
+    ['TRUST_PROXY', '1'.repeat(400)],
   ])('refuses %s=%s, naming the variable', (name, value) => {
     const errors = errorsOf({ [name]: value });
     expect(errors).toHaveLength(1);
@@ -124,6 +144,8 @@ describe('loadConfig', () => {
     expect(errorsOf({ PERMISSIONS: 'Billing' })[0]).toMatch(/"Billing" is not a snake_case/);
     expect(errorsOf({ ROOT_PASSWORD: 'short' })[0]).toMatch(/8 to 1024 characters/);
     expect(errorsOf({ PASSWORD_HASH_TIME_COST: '0' })[0]).toMatch(/from 1 to 100/);
+    expect(errorsOf({ TRUST_PROXY: '10.0.0.1, proxy.internal' })[0]).toMatch(/hop count or a comma-separated list.*"proxy\.internal" is neither/);
+    expect(errorsOf({ TRUST_PROXY: '40' })[0]).toMatch(/hop count from 0 to 32/);
   });
 
   it('never echoes a rejected ROOT_PASSWORD', () => {
@@ -198,6 +220,23 @@ describe('loadConfig', () => {
     it('lets the other environments run on the embedded defaults', () => {
       expect(valid({ NODE_ENV: 'test' }).databaseUrl).toBeUndefined();
       expect(valid({ NODE_ENV: 'development' }).redisUrl).toBeUndefined();
+    });
+  });
+
+  describe('TRUST_PROXY', () => {
+    it('trusts nobody when unset, empty or 0', () => {
+      for (const value of [undefined, '', ' ', '0', ' , ']) expect(valid({ TRUST_PROXY: value }).trustProxy).toEqual({ kind: 'none' });
+    });
+
+    it('takes a hop count', () => {
+      expect(valid({ TRUST_PROXY: ' 1 ' }).trustProxy).toEqual({ kind: 'hops', hops: 1 });
+      expect(valid({ TRUST_PROXY: '32' }).trustProxy).toEqual({ kind: 'hops', hops: 32 });
+    });
+
+    it('takes addresses and networks of both families, normalising IPv4-mapped addresses', () => {
+      const trust = valid({ TRUST_PROXY: '10.0.0.0/8, 192.168.1.7 ,fd00::/8,::ffff:172.16.0.1, 2001:DB8::1/128,' }).trustProxy;
+      expect(trust.kind).toBe('addresses');
+      expect(trust.kind === 'addresses' && trust.entries).toEqual(['10.0.0.0/8', '192.168.1.7/32', 'fd00::/8', '172.16.0.1/32', '2001:db8::1/128']);
     });
   });
 

@@ -1,10 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { smtpSettingsFromUrl } from '../../src/domain/settings.ts';
+import { getTableColumns } from 'drizzle-orm';
+import { settings as settingsTable } from '../../src/db/schema.ts';
+import { SETTINGS, smtpSettingsFromUrl } from '../../src/domain/settings.ts';
 import { MODES, ROOT_PASSWORD, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { createApiToken, createSignedInUser, ERROR_FIELDS, gql, ok, only, rootSession, type TypedResult } from '../helpers/graphql.ts';
 
 const SETTINGS_FIELDS = `appUrl smtpHostname smtpPort smtpUsername smtpPasswordSet smtpFrom smtpTls signupEnabled
-  signinIpLimit signinAccountLimit signinWindowSeconds emailIpLimit emailAccountLimit emailWindowSeconds
+  signinIpLimit signinIpFailureLimit signinIpWindowSeconds signinAccountLimit signinAccountLockoutSeconds
+  signinAccountMaxLockoutSeconds signinAccountWindowSeconds emailIpLimit emailAccountLimit emailWindowSeconds
   callLogRetentionDays notificationRetentionDays updatedAt`;
 const READ = `{ settings { ${SETTINGS_FIELDS} } }`;
 const UPDATE = `mutation($input: SettingsInput!) {
@@ -41,8 +44,12 @@ describe.each(MODES)('settings through GraphQL (%s)', (mode) => {
       smtpTls: 'TLS',
       signupEnabled: true,
       signinIpLimit: 1_000_000,
+      signinIpFailureLimit: 100,
+      signinIpWindowSeconds: 900,
       signinAccountLimit: 10,
-      signinWindowSeconds: 900,
+      signinAccountLockoutSeconds: 60,
+      signinAccountMaxLockoutSeconds: 900,
+      signinAccountWindowSeconds: 43_200,
       emailIpLimit: 10,
       emailAccountLimit: 5,
       emailWindowSeconds: 3600,
@@ -105,8 +112,12 @@ describe.each(MODES)('settings through GraphQL (%s)', (mode) => {
     ['signupEnabled', null],
     ['signinIpLimit', 0],
     ['signinIpLimit', null],
+    ['signinIpFailureLimit', 0],
+    ['signinIpWindowSeconds', 86_401],
     ['signinAccountLimit', 1_000_001],
-    ['signinWindowSeconds', 86_401],
+    ['signinAccountLockoutSeconds', 0],
+    ['signinAccountMaxLockoutSeconds', null],
+    ['signinAccountWindowSeconds', 86_401],
     ['emailIpLimit', -1],
     ['emailAccountLimit', 0],
     ['emailWindowSeconds', 0],
@@ -152,6 +163,30 @@ describe.each(MODES)('settings through GraphQL (%s)', (mode) => {
       expect(writing.errors?.map((error) => error.extensions.code)).toEqual([code]);
     }
     expect(await read()).toEqual(before);
+  });
+});
+
+describe('the settings catalogue', () => {
+  const columns = getTableColumns(settingsTable);
+  const COLUMN_TYPES = { text: 'PgText', integer: 'PgInteger', boolean: 'PgBoolean', enum: 'PgText' } as const;
+
+  it('describes exactly the columns of the settings table, each with a column type that holds it', () => {
+    const settingColumns = Object.keys(columns).filter((name) => name !== 'id' && name !== 'updatedAt');
+    expect(SETTINGS.map((setting) => setting.name).sort()).toEqual(settingColumns.sort());
+    for (const setting of SETTINGS) {
+      const column = columns[setting.name];
+      expect(column.columnType, setting.name).toBe(COLUMN_TYPES[setting.kind]);
+      expect(setting.nullable, setting.name).toBe(!column.notNull);
+      // The one settings row is inserted with defaults, so every required setting needs one.
+      if (!setting.nullable) expect(setting.default, setting.name).not.toBeNull();
+    }
+  });
+
+  it('names every setting in v1 in snake_case, each name once', () => {
+    const v1Names = SETTINGS.map((setting) => setting.v1Name);
+    expect(new Set(v1Names).size).toBe(SETTINGS.length);
+    for (const name of v1Names) expect(name).toMatch(/^[a-z][a-z0-9]*(_[a-z0-9]+)*$/);
+    expect(SETTINGS.find((setting) => setting.name === 'smtpPassword')).toMatchObject({ v1Name: 'smtp_password', secret: true, readName: 'smtpPasswordSet' });
   });
 });
 

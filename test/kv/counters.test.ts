@@ -65,6 +65,78 @@ describe.each(KV_KINDS)('Counters contract (%s)', (kind) => {
     expect((await nodes.a.counters.increment(name, 60_000)).count).toBe(1);
   });
 
+  it('gives back counts without moving the window, never below zero, never creating a counter', async () => {
+    const name = key('give-back');
+    expect(await nodes.a.counters.decrement(name)).toBeNull();
+    expect(await nodes.a.counters.peek(name)).toBeNull();
+    const started = await nodes.a.counters.increment(name, 60_000, 3);
+    const given = await nodes.b.counters.decrement(name);
+    expect(given?.count).toBe(2);
+    expect(given?.resetInMs).toBeGreaterThan(0);
+    expect(given?.resetInMs).toBeLessThanOrEqual(started.resetInMs);
+    expect((await nodes.a.counters.decrement(name, 5))?.count).toBe(0);
+    expect((await nodes.a.counters.increment(name, 60_000))).toMatchObject({ count: 1 });
+    // Still the first window: the give-backs did not start a new one.
+    expect((await nodes.a.counters.peek(name))!.resetInMs).toBeLessThanOrEqual(started.resetInMs);
+  });
+
+  it('gives back atomically while others count', async () => {
+    const name = key('give-back-parallel');
+    await nodes.a.counters.increment(name, 60_000, 100);
+    await Promise.all(
+      Array.from({ length: 100 }, (_, i) => {
+        const node = i % 4 < 2 ? nodes.a : nodes.b;
+        return i % 2 === 0 ? node.counters.increment(name, 60_000) : node.counters.decrement(name);
+      }),
+    );
+    expect((await nodes.a.counters.peek(name))?.count).toBe(100);
+  });
+
+  it('lets at most the limit through when every attempt counts itself before it is judged', async () => {
+    const name = key('take');
+    const limit = 10;
+    const admitted = await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        const node = i % 2 === 0 ? nodes.a : nodes.b;
+        const state = await node.counters.increment(name, 60_000);
+        if (state.count <= limit) return true;
+        await node.counters.decrement(name);
+        return false;
+      }),
+    );
+    expect(admitted.filter(Boolean)).toHaveLength(limit);
+    expect((await nodes.a.counters.peek(name))?.count).toBe(limit);
+  });
+
+  it('moves the end of a live window, sooner or later, on every node', async () => {
+    const name = key('expire');
+    expect(await nodes.a.counters.expireIn(name, 60_000)).toBe(false);
+    expect(await nodes.a.counters.peek(name)).toBeNull();
+    await nodes.a.counters.increment(name, 200, 4);
+    expect(await nodes.b.counters.expireIn(name, 120_000)).toBe(true);
+    const longer = await nodes.a.counters.peek(name);
+    expect(longer?.count).toBe(4);
+    expect(longer?.resetInMs).toBeGreaterThan(60_000);
+    expect(longer?.resetInMs).toBeLessThanOrEqual(120_000);
+    expect(await nodes.a.counters.expireIn(name, 150)).toBe(true);
+    expect((await nodes.b.counters.peek(name))?.resetInMs).toBeLessThanOrEqual(150);
+    await vi.waitFor(async () => expect(await nodes.b.counters.peek(name)).toBeNull(), { timeout: 3000, interval: 25 });
+    expect((await nodes.a.counters.increment(name, 60_000)).count).toBe(1);
+  });
+
+  it('moves the end of a window only closer when asked to', async () => {
+    const name = key('sooner');
+    expect(await nodes.a.counters.expireIn(name, 1000, { sooner: true })).toBe(false);
+    await nodes.a.counters.increment(name, 60_000, 2);
+    expect(await nodes.b.counters.expireIn(name, 120_000, { sooner: true })).toBe(true);
+    expect((await nodes.a.counters.peek(name))?.resetInMs).toBeLessThanOrEqual(60_000);
+    expect(await nodes.b.counters.expireIn(name, 30_000, { sooner: true })).toBe(true);
+    const closer = await nodes.a.counters.peek(name);
+    expect(closer?.count).toBe(2);
+    expect(closer?.resetInMs).toBeLessThanOrEqual(30_000);
+    expect(closer?.resetInMs).toBeGreaterThan(20_000);
+  });
+
   it('keeps counters with different keys apart', async () => {
     const one = key('one');
     const two = key('two');

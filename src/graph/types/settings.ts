@@ -1,59 +1,71 @@
-import { SMTP_TLS_MODES } from '../../db/schema.ts';
 import { ValidationError } from '../../domain/errors.ts';
-import type { SettingsView } from '../../domain/settings.ts';
+import { enumValueName, SETTINGS, type Setting, type SettingsPatch, type SettingsView } from '../../domain/settings.ts';
 import { builder } from '../builder.ts';
 
-const SmtpTls = builder.enumType('SmtpTls', {
-  values: Object.fromEntries(SMTP_TLS_MODES.map((mode) => [mode.toUpperCase(), { value: mode }])) as {
-    STARTTLS: { value: 'starttls' };
-    TLS: { value: 'tls' };
-    NONE: { value: 'none' };
-  },
-});
+const settingEnum = (name: string, values: readonly string[]) =>
+  builder.enumType(name, { values: Object.fromEntries(values.map((value) => [enumValueName(value), { value }])) });
+
+/** One GraphQL enum per enum setting, its values named by `enumValueName`. */
+const enumTypes = new Map(
+  SETTINGS.flatMap((setting) => (setting.kind === 'enum' ? [[setting.name, settingEnum(setting.graphqlName, setting.values)] as const] : [])),
+);
+
+function graphqlType(setting: Setting) {
+  switch (setting.kind) {
+    case 'text':
+      return 'String' as const;
+    case 'integer':
+      return 'Int' as const;
+    case 'boolean':
+      return 'Boolean' as const;
+    case 'enum':
+      return enumTypes.get(setting.name)!;
+  }
+}
+
+function describe(setting: Setting): string {
+  if (setting.default === null) return setting.description;
+  const shown = setting.kind === 'enum' ? enumValueName(String(setting.default)) : JSON.stringify(setting.default);
+  return `${setting.description} Default: ${shown}.`;
+}
 
 const SettingsRef = builder.objectRef<SettingsView>('Settings').implement({
   description: 'Application settings. Secrets are never returned, only whether they are set.',
   fields: (t) => ({
-    appUrl: t.exposeString('appUrl', { nullable: true, description: 'Base URL of the web application, used in e-mailed links.' }),
-    smtpHostname: t.exposeString('smtpHostname', { nullable: true }),
-    smtpPort: t.exposeInt('smtpPort', { nullable: true }),
-    smtpUsername: t.exposeString('smtpUsername', { nullable: true }),
-    smtpPasswordSet: t.exposeBoolean('smtpPasswordSet'),
-    smtpFrom: t.exposeString('smtpFrom', { nullable: true }),
-    smtpTls: t.expose('smtpTls', { type: SmtpTls }),
-    signupEnabled: t.exposeBoolean('signupEnabled'),
-    signinIpLimit: t.exposeInt('signinIpLimit', { description: 'Sign-in attempts per client address per window.' }),
-    signinAccountLimit: t.exposeInt('signinAccountLimit', { description: 'Failed sign-ins per account per window.' }),
-    signinWindowSeconds: t.exposeInt('signinWindowSeconds'),
-    emailIpLimit: t.exposeInt('emailIpLimit', { description: 'E-mails requested per client address per window.' }),
-    emailAccountLimit: t.exposeInt('emailAccountLimit', { description: 'E-mails sent per account per window.' }),
-    emailWindowSeconds: t.exposeInt('emailWindowSeconds'),
-    callLogRetentionDays: t.exposeInt('callLogRetentionDays'),
-    notificationRetentionDays: t.exposeInt('notificationRetentionDays'),
+    ...Object.fromEntries(
+      SETTINGS.map((setting) =>
+        setting.secret
+          ? [
+              setting.readName,
+              t.boolean({
+                description: `Whether a value is set: ${setting.description}`,
+                resolve: (view) => (view as unknown as Record<string, boolean>)[setting.readName]!,
+              }),
+            ]
+          : [
+              setting.name,
+              t.field({
+                type: graphqlType(setting),
+                nullable: setting.nullable,
+                description: describe(setting),
+                resolve: (view) => (view as unknown as Record<string, never>)[setting.name] as never,
+              }),
+            ],
+      ),
+    ),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),
 });
 
 const SettingsInput = builder.inputType('SettingsInput', {
   description: 'A partial update: omitted fields stay as they are; null clears a nullable setting.',
-  fields: (t) => ({
-    appUrl: t.string(),
-    smtpHostname: t.string(),
-    smtpPort: t.int(),
-    smtpUsername: t.string(),
-    smtpPassword: t.string({ description: 'Write-only.' }),
-    smtpFrom: t.string({ description: '`user@example.com` or `Name <user@example.com>`.' }),
-    smtpTls: t.field({ type: SmtpTls }),
-    signupEnabled: t.boolean(),
-    signinIpLimit: t.int(),
-    signinAccountLimit: t.int(),
-    signinWindowSeconds: t.int(),
-    emailIpLimit: t.int(),
-    emailAccountLimit: t.int(),
-    emailWindowSeconds: t.int(),
-    callLogRetentionDays: t.int(),
-    notificationRetentionDays: t.int(),
-  }),
+  fields: (t) =>
+    Object.fromEntries(
+      SETTINGS.map((setting) => [
+        setting.name,
+        t.field({ type: graphqlType(setting), description: setting.secret ? `${setting.description} Write-only.` : describe(setting) }),
+      ]),
+    ),
 });
 
 const SettingsPayload = builder.objectRef<{ settings: SettingsView }>('SettingsPayload').implement({
@@ -78,6 +90,6 @@ builder.mutationField('updateSettings', (t) =>
     authScopes: adminOnly,
     errors: { types: [ValidationError] },
     args: { input: t.arg({ type: SettingsInput, required: true }) },
-    resolve: async (_root, { input }, context) => ({ settings: await context.domain.settings.update(input) }),
+    resolve: async (_root, { input }, context) => ({ settings: await context.domain.settings.update(input as SettingsPatch) }),
   }),
 );

@@ -1,38 +1,25 @@
+import { enumValueName, SETTINGS, settingMessage, settingProblem, v1NameOf, type Setting } from '../../domain/settings.ts';
 import { ERROR_FIELDS, type V1Method } from '../method.ts';
 import { failure, ok } from '../result.ts';
 
-/** v1 setting name → GraphQL field, with the JSON type v1 clients send. */
-const SETTINGS = {
-  app_url: ['appUrl', ['string', 'null']],
-  smtp_hostname: ['smtpHostname', ['string', 'null']],
-  smtp_port: ['smtpPort', ['integer', 'null']],
-  smtp_username: ['smtpUsername', ['string', 'null']],
-  smtp_password: ['smtpPassword', ['string', 'null']],
-  smtp_from: ['smtpFrom', ['string', 'null']],
-  smtp_tls: ['smtpTls', 'string'],
-  signup_enabled: ['signupEnabled', 'boolean'],
-  signin_ip_limit: ['signinIpLimit', 'integer'],
-  signin_account_limit: ['signinAccountLimit', 'integer'],
-  signin_window_seconds: ['signinWindowSeconds', 'integer'],
-  email_ip_limit: ['emailIpLimit', 'integer'],
-  email_account_limit: ['emailAccountLimit', 'integer'],
-  email_window_seconds: ['emailWindowSeconds', 'integer'],
-  call_log_retention_days: ['callLogRetentionDays', 'integer'],
-  notification_retention_days: ['notificationRetentionDays', 'integer'],
-} as const satisfies Record<string, readonly [string, string | readonly string[]]>;
-
-const V1_NAMES = new Map<string, string>(Object.entries(SETTINGS).map(([name, [field]]) => [field, name]));
+const BY_V1_NAME = new Map(SETTINGS.map((setting) => [setting.v1Name, setting]));
 
 /** Read-only names a client may send back unchanged from a read. */
-const IGNORED = new Set(['id', 'updated', 'smtp_password_set']);
+const IGNORED = new Set(['id', 'updated', ...SETTINGS.filter((setting) => setting.secret).map((setting) => v1NameOf(setting.readName))]);
 
-const READ_FIELDS = [
-  ...Object.values(SETTINGS)
-    .map(([field]): string => field)
-    .filter((field) => field !== 'smtpPassword'),
-  'smtpPasswordSet',
-  'updatedAt',
-].join(' ');
+const READ_FIELDS = [...SETTINGS.map((setting) => setting.readName), 'updatedAt'].join(' ');
+
+/** The JSON type v1 clients send; enum values are checked by the setting's own rule, so the message names them. */
+function jsonSchema(setting: Setting): Record<string, unknown> {
+  const type = { text: 'string', integer: 'integer', boolean: 'boolean', enum: 'string' }[setting.kind];
+  return { type: setting.nullable ? [type, 'null'] : type, description: setting.description };
+}
+
+/** A GraphQL value of the setting as v1 shows it: enum values as the domain spells them. */
+function toV1(setting: Setting, value: unknown): unknown {
+  if (setting.kind !== 'enum' || typeof value !== 'string') return value;
+  return setting.values.find((candidate) => enumValueName(candidate) === value) ?? value;
+}
 
 export const adminSettingsMethods: V1Method[] = [
   {
@@ -45,10 +32,14 @@ export const adminSettingsMethods: V1Method[] = [
     result: (data) => {
       const settings = data.settings as Record<string, unknown>;
       const row: Record<string, unknown> = {};
-      for (const [name, [field]] of Object.entries(SETTINGS)) {
-        row[name] = field === 'smtpPassword' ? null : field === 'smtpTls' ? String(settings[field]).toLowerCase() : settings[field];
+      for (const setting of SETTINGS) {
+        if (setting.secret) {
+          row[setting.v1Name] = null;
+          row[v1NameOf(setting.readName)] = settings[setting.readName];
+        } else {
+          row[setting.v1Name] = toV1(setting, settings[setting.name]);
+        }
       }
-      row.smtp_password_set = settings.smtpPasswordSet;
       row.updated = settings.updatedAt;
       return ok(row);
     },
@@ -63,26 +54,22 @@ export const adminSettingsMethods: V1Method[] = [
         required: true,
         schema: {
           type: 'object',
-          properties: Object.fromEntries(Object.entries(SETTINGS).map(([name, [, type]]) => [name, { type }])),
+          properties: Object.fromEntries(SETTINGS.map((setting) => [setting.v1Name, jsonSchema(setting)])),
         },
         description: 'The settings to change; the others stay as they are.',
       },
     ],
     document: `mutation AdminSettingsUpdate($input: SettingsInput!) { updateSettings(input: $input) { ${ERROR_FIELDS} } }`,
-    // `Setting "smtpPort" must be …` names the v1 setting instead: `Setting "smtp_port" must be …`.
-    errorMessage: (message) => message.replace(/"(\w+)"/, (quoted, field: string) => (V1_NAMES.has(field) ? `"${V1_NAMES.get(field)}"` : quoted)),
+    // The settings' own rules judge the values here, so that messages name the v1 setting.
     plan: ([settings]) => {
       const input: Record<string, unknown> = {};
       for (const [name, value] of Object.entries(settings as Record<string, unknown>)) {
         if (IGNORED.has(name)) continue;
-        const known = SETTINGS[name as keyof typeof SETTINGS];
-        if (!known) return failure(400, `Setting "${name}" is unknown`);
-        if (known[0] === 'smtpTls') {
-          if (!['starttls', 'tls', 'none'].includes(value as string)) return failure(400, 'Setting "smtp_tls" must be one of starttls, tls, none');
-          input.smtpTls = (value as string).toUpperCase();
-        } else {
-          input[known[0]] = value;
-        }
+        const setting = BY_V1_NAME.get(name);
+        if (!setting) return failure(400, settingMessage(name, 'is unknown'));
+        const problem = settingProblem(setting, value);
+        if (problem) return failure(400, settingMessage(name, problem));
+        input[setting.name] = setting.kind === 'enum' && typeof value === 'string' ? enumValueName(value) : value;
       }
       return { variables: { input } };
     },
