@@ -1,0 +1,21 @@
+import { initGraphQLTada } from 'gql.tada';
+import type { introspection } from '../../schema/graphql-env.d.ts';
+import type { UploadedFile } from '../graph/builder.ts';
+
+/**
+ * `graphql()` for documents against the published schema (`schema/schema.graphql`): each document's
+ * result and variables types come from the schema. At runtime it returns the parsed DocumentNode.
+ */
+export const graphql = initGraphQLTada<{
+  introspection: introspection;
+  scalars: {
+    /** Ids travel as decimal strings. */
+    ID: string;
+    /** ISO-8601 on the wire. */
+    DateTime: string;
+    JSON: unknown;
+    File: UploadedFile;
+  };
+}>();
+
+export { readFragment, type FragmentOf, type ResultOf, type TadaDocumentNode, type VariablesOf } from 'gql.tada';
