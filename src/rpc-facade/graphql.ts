@@ -1,4 +1,4 @@
-import { initGraphQLTada } from 'gql.tada';
+import { initGraphQLTada, type TadaDocumentNode } from 'gql.tada';
 import type { introspection } from '../../schema/graphql-env.d.ts';
 import type { UploadedFile } from '../graph/builder.ts';
 
@@ -17,5 +17,8 @@ export const graphql = initGraphQLTada<{
     File: UploadedFile;
   };
 }>();
+
+/** Every typed document: the variables sit in a parameter position, so `never` admits them all. */
+export type AnyTypedDocument = TadaDocumentNode<unknown, never>;
 
 export { readFragment, type FragmentOf, type ResultOf, type TadaDocumentNode, type VariablesOf } from 'gql.tada';

@@ -1,7 +1,7 @@
 import { print } from 'graphql';
 import type { ClientInfo } from '../graph/context.ts';
 import type { Principal } from '../domain/principal.ts';
-import { graphql, type FragmentOf, type ResultOf, type TadaDocumentNode, type VariablesOf } from './graphql.ts';
+import { graphql, type AnyTypedDocument, type FragmentOf, type ResultOf, type VariablesOf } from './graphql.ts';
 import type { V1Result } from './result.ts';
 
 /** A JSON Schema (draft-07), as the v1 documents give them per parameter. */
@@ -34,9 +34,6 @@ export const ERROR_FIELDS = `__typename ... on Error ${ErrorFields.definitions.m
  * method table is built.
  */
 export type V1Document = AnyTypedDocument | string;
-
-/** Every typed document (the variables sit in a parameter position, so `never` admits them all). */
-type AnyTypedDocument = TadaDocumentNode<unknown, never>;
 
 /** The variables of a method's documents; plain-text documents take any. */
 type Variables<D extends V1Document> = [D] extends [AnyTypedDocument] ? VariablesOf<D> : Readonly<Record<string, unknown>>;

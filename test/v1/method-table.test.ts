@@ -32,7 +32,7 @@ describe('v1 method table start-up checks', () => {
   });
 
   it('refuses a method id defined twice', () => {
-    expect(() => new MethodTable(schema, [method('{ serverTime }'), method('{ serverTime }')])).toThrow(/defined twice/);
+    expect(() => new MethodTable(schema, [method('{ serverTime }'), method('{ serverTime }')])).toThrow(/v1 method \/v1\/test\/probe is defined twice/);
   });
 
   it('validates documents that arrive parsed as strictly as text', () => {
