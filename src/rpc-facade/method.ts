@@ -1,4 +1,4 @@
-import { print } from 'graphql';
+import { print, type DocumentNode } from 'graphql';
 import type { ClientInfo } from '../graph/context.ts';
 import type { Principal } from '../domain/principal.ts';
 import { graphql, type AnyTypedDocument, type FragmentOf, type ResultOf, type VariablesOf } from './graphql.ts';
@@ -26,7 +26,13 @@ export const ErrorFields = graphql(`
 `);
 
 /** The same selection for documents written as plain strings. */
-export const ERROR_FIELDS = `__typename ... on Error ${ErrorFields.definitions.map((definition) => ('selectionSet' in definition ? print(definition.selectionSet) : '')).join('')}`;
+export const ERROR_FIELDS = `__typename ... on Error ${selectionOf(ErrorFields)}`;
+
+function selectionOf(fragment: DocumentNode): string {
+  const [definition] = fragment.definitions;
+  if (!definition || !('selectionSet' in definition)) throw new Error('expected a fragment');
+  return print(definition.selectionSet);
+}
 
 /**
  * A persisted document: typed with `graphql()` (result and variables types come from the schema), or

@@ -128,7 +128,7 @@ export const ErrorFields = graphql(`
 `);
 
 /** The same selection for documents written as plain text. */
-export const ERROR_FIELDS = `... on Error ${ErrorFields.definitions.map((definition) => ('selectionSet' in definition ? print(definition.selectionSet) : '')).join('')}`;
+export const ERROR_FIELDS = `... on Error ${print(ErrorFields).replace(/^[^{]*/, '')}`;
 
 /** The member `typename` of a result union; throws, showing what came instead, when it is another. */
 export function member<T extends { readonly __typename?: string }, N extends NonNullable<T['__typename']>>(
