@@ -4,13 +4,16 @@ import { graphql, readFragment, type FragmentOf, type TadaDocumentNode } from '.
 import { v1Method, type Answered, type ParamSpec, type V1Method } from '../method.ts';
 import { failure, ok, type V1Result } from '../result.ts';
 
+/** The data of a document: its root fields. */
+type Data = Record<string, unknown>;
+
 /** `[{ id, enabled, name, description }]`: v1 calls the permission name both `id` and `name`. */
 export function toPermissionStates(states: readonly { name: string; description: string; enabled: boolean }[]) {
   return states.map(({ name, description, enabled }) => ({ id: name, enabled, name, description }));
 }
 
 /** The GraphQL order enum value of each sortable v1 field of users and API tokens. */
-export const RECORD_SORT_FIELDS = { id: 'ID', name: 'NAME', created: 'CREATED_AT', enabled: 'ENABLED' } as const;
+const RECORD_SORT_FIELDS = { id: 'ID', name: 'NAME', created: 'CREATED_AT', enabled: 'ENABLED' } as const;
 
 /** The variables of a connection read: users and API tokens take the same ones. */
 export interface ConnectionVariables {
@@ -21,7 +24,7 @@ export interface ConnectionVariables {
 }
 
 /** Connection variables for an apiRead query over users or API tokens. */
-export function readVariables(query: ApiReadQuery): ConnectionVariables {
+function readVariables(query: ApiReadQuery): ConnectionVariables {
   const filter: { id?: string; search?: string } = {};
   // The spec declares `id` and `search`, both strings, and the parameter schema admitted only those.
   for (const [name, { value }] of Object.entries(query.where)) filter[name as 'id' | 'search'] = value as string;
@@ -113,9 +116,6 @@ export function connectionReadMethod<R extends Data, N>(read: ConnectionRead<R, 
   });
 }
 
-/** The data of a document: its root fields. */
-type Data = Record<string, unknown>;
-
 type IdVariables = { readonly id: string };
 // Mutable arrays: the document's variables type says `T[]`, which a readonly array does not satisfy.
 type PermissionsVariables = IdVariables & { readonly permissions: PermissionEntry[] };
@@ -191,7 +191,7 @@ export function permissionMethods<G extends Data, S extends Data, U extends Data
               : 'Permission name → `true` to enable it; other permissions stay as they are.',
         },
       ],
-      document: documents[mode] as TadaDocumentNode<unknown, PermissionsVariables>,
+      document: documents[mode],
       plan: ([id, permissions]) => ({ variables: { id: id as string, permissions: permissionEntries(permissions as Record<string, unknown>) } }),
       result: () => ok(),
     }),
@@ -200,6 +200,6 @@ export function permissionMethods<G extends Data, S extends Data, U extends Data
 }
 
 /** set-enabled answers 200 when the state changed and 204 when it already was so. */
-export function changedResult(changed: boolean): V1Result {
+function changedResult(changed: boolean): V1Result {
   return changed ? ok(null, { rows: 1 }) : { status: 204, meta: { rows: 0 } };
 }
