@@ -11,6 +11,7 @@ export interface Page {
   readonly limit: number;
 }
 
+/** The most rows one page of a list holds: GraphQL connections and v1 reads alike. */
 export const MAX_PAGE_SIZE = 100;
 
 /** `%` and `_` match themselves: searches are plain case-insensitive substrings. */

@@ -9,6 +9,29 @@ export interface PermissionState {
   readonly enabled: boolean;
 }
 
+/** One permission switched on or off: the list form of a permission map (GraphQL's `PermissionInput`). */
+export interface PermissionEntry {
+  readonly name: string;
+  readonly enabled: boolean;
+}
+
+/** A permission map from its list form. */
+export function permissionMapOf(entries: Iterable<PermissionEntry>): PermissionMap {
+  const map: PermissionMap = {};
+  for (const { name, enabled } of entries) map[name] = enabled;
+  return map;
+}
+
+/** The list form of a permission map; any value but `true` switches the permission off. */
+export function permissionEntries(map: Readonly<Record<string, unknown>>): PermissionEntry[] {
+  return Object.entries(map).map(([name, enabled]) => ({ name, enabled: enabled === true }));
+}
+
+/** `{ name: true }` for each permission held: the map of what a holder has. */
+export function heldPermissionMap(names: Iterable<string>): PermissionMap {
+  return permissionMapOf(Array.from(names, (name) => ({ name, enabled: true })));
+}
+
 const DESCRIPTIONS: Readonly<Record<string, string>> = {
   admin: 'Manage users, their permissions and sessions, and the application settings.',
 };

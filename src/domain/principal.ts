@@ -1,4 +1,4 @@
-import type { PermissionMap, UserRow } from '../db/schema.ts';
+import type { UserRow } from '../db/schema.ts';
 
 /** What a request knows about its user, loaded with the credential and cached with it. */
 export type UserSnapshot = Pick<
@@ -58,11 +58,4 @@ export function hasPermission(principal: Principal, permission: string): boolean
 /** Access is granted when any one of the listed permissions matches. */
 export function hasAnyPermission(principal: Principal, permissions: readonly string[]): boolean {
   return permissions.some((permission) => hasPermission(principal, permission));
-}
-
-/** `{ name: true }` for each effective permission, the shape v1 results use. */
-export function permissionMap(permissions: ReadonlySet<string>): PermissionMap {
-  const map: PermissionMap = {};
-  for (const name of permissions) map[name] = true;
-  return map;
 }

@@ -1,3 +1,4 @@
+import { MAX_PAGE_SIZE } from '../domain/list-query.ts';
 import type { JsonSchema } from './method.ts';
 
 export type Condition = '=' | '!=' | '<' | '>' | '<=' | '>=' | 'like';
@@ -25,8 +26,6 @@ export interface ApiReadQuery {
   readonly limit: number;
   readonly id: string | null;
 }
-
-export const API_READ_MAX_LIMIT = 100;
 
 /** The JSON Schema of an apiRead `options` parameter: only declared fields, operators and sort names. */
 export function apiReadSchema(spec: ApiReadSpec): JsonSchema {
@@ -58,7 +57,7 @@ export function apiReadSchema(spec: ApiReadSpec): JsonSchema {
   return { type: 'object', properties, additionalProperties: false };
 }
 
-/** Reads validated apiRead options: bare values mean "=", limits are clamped to 100, 0 means 100. */
+/** Reads validated apiRead options: bare values mean "=", limits are clamped to the page maximum, 0 means the maximum. */
 export function parseApiRead(options: unknown, spec: ApiReadSpec): ApiReadQuery {
   const given = (options ?? {}) as {
     where?: Record<string, unknown>;
@@ -78,7 +77,7 @@ export function parseApiRead(options: unknown, spec: ApiReadSpec): ApiReadQuery 
           Array.isArray(item) ? [item[0] as string, (item[1] as 'asc' | 'desc' | undefined) ?? 'asc'] : [item as string, 'asc'],
         )
       : spec.defaultOrder;
-  const limit = !given.limit ? API_READ_MAX_LIMIT : Math.min(given.limit, API_READ_MAX_LIMIT);
+  const limit = !given.limit ? MAX_PAGE_SIZE : Math.min(given.limit, MAX_PAGE_SIZE);
   return { where, order, offset: given.offset ?? 0, limit, id: spec.byId && given.id !== undefined ? given.id : null };
 }
 

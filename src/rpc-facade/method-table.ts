@@ -2,7 +2,7 @@ import { compileQuery, isCompiledQuery } from 'graphql-jit';
 import { Kind, validate, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import type { GraphContext } from '../graph/context.ts';
 import { parseWithinLimits, queryLimitRules } from '../graph/query-limits.ts';
-import type { JsonSchema, Plan, V1Method } from './method.ts';
+import type { JsonSchema, Plan, V1Document, V1Method } from './method.ts';
 import { compileParams, type ParamsValidator } from './params.ts';
 
 type Run = (variables: Readonly<Record<string, unknown>>, context: GraphContext) => Promise<ExecutionResult> | ExecutionResult;
@@ -41,10 +41,6 @@ export class MethodTable {
     return this.#methods.get(id);
   }
 
-  get size(): number {
-    return this.#methods.size;
-  }
-
   catalogue(): CatalogueEntry[] {
     return [...this.#methods.values()]
       .map(({ method }) => ({
@@ -63,29 +59,37 @@ export class MethodTable {
   }
 }
 
-function compileMethod(schema: GraphQLSchema, method: V1Method): CompiledMethod {
-  let document: DocumentNode;
+/** A typed document arrives parsed (by `graphql()`); only plain text is parsed here. */
+function parseDocument(method: V1Method, document: V1Document): DocumentNode {
+  if (typeof document !== 'string') return document;
   try {
-    document = parseWithinLimits(method.document);
+    return parseWithinLimits(document);
   } catch (error) {
     throw new Error(`v1 method ${method.id}: its GraphQL document does not parse: ${(error as Error).message}`);
   }
-  const errors = validate(schema, document, undefined, undefined).concat(validate(schema, document, queryLimitRules()));
-  if (errors.length > 0) {
-    throw new Error(`v1 method ${method.id}: its GraphQL document does not validate: ${errors.map((e) => e.message).join('; ')}`);
-  }
+}
+
+function compileMethod(schema: GraphQLSchema, method: V1Method): CompiledMethod {
+  const given: readonly V1Document[] = Array.isArray(method.document) ? method.document : [method.document as V1Document];
+  const documents = given.map((document) => parseDocument(method, document));
   const runs = new Map<string | undefined, Run>();
-  const operations = document.definitions.filter((definition) => definition.kind === Kind.OPERATION_DEFINITION);
-  for (const operation of operations) {
-    const name = operation.name?.value;
-    const compiled = compileQuery(schema, document, name, { disablingCapturingStackErrors: true });
-    if (!isCompiledQuery(compiled)) {
-      throw new Error(`v1 method ${method.id}: operation ${name ?? '(anonymous)'} does not compile: ${compiled.errors?.map((e) => e.message).join('; ')}`);
+  for (const document of documents) {
+    const errors = validate(schema, document).concat(validate(schema, document, queryLimitRules()));
+    if (errors.length > 0) {
+      throw new Error(`v1 method ${method.id}: its GraphQL document does not validate: ${errors.map((e) => e.message).join('; ')}`);
     }
-    const run: Run = (variables, context) => compiled.query(undefined, context, variables) as Promise<ExecutionResult> | ExecutionResult;
-    runs.set(name, run);
-    if (operations.length === 1) runs.set(undefined, run);
+    for (const operation of document.definitions.filter((definition) => definition.kind === Kind.OPERATION_DEFINITION)) {
+      const name = operation.name?.value;
+      if (runs.has(name)) throw new Error(`v1 method ${method.id}: operation ${name ?? '(anonymous)'} is defined twice`);
+      const compiled = compileQuery(schema, document, name, { disablingCapturingStackErrors: true });
+      if (!isCompiledQuery(compiled)) {
+        throw new Error(`v1 method ${method.id}: operation ${name ?? '(anonymous)'} does not compile: ${compiled.errors?.map((e) => e.message).join('; ')}`);
+      }
+      runs.set(name, (variables, context) => compiled.query(undefined, context, variables) as Promise<ExecutionResult> | ExecutionResult);
+    }
   }
+  // The only operation of a method also runs for plans that name none.
+  if (runs.size === 1) runs.set(undefined, [...runs.values()][0]!);
   return {
     method,
     validateParams: compileParams(method.params),

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { print } from 'graphql';
 import { createClient, NetworkError } from 'graphql-http';
 import { createClient as createWsClient } from 'graphql-ws';
 import WebSocket from 'ws';
+import { graphql, type AnyTypedDocument, type ResultOf, type VariablesOf } from '../../src/rpc-facade/graphql.ts';
 
 /** A GraphQL error as the gateway sends it: every one carries a code and an HTTP-like status. */
 export interface GqlError {
@@ -33,13 +35,29 @@ export function bearer(token: string | null | undefined): Record<string, string>
  * Runs one operation through the `graphql-http` client. Refusals the client treats as network
  * errors (4xx answers) come back as results too, so tests can inspect them. A 5xx answer or an
  * INTERNAL_SERVER_ERROR is never an expected outcome here: it throws.
+ *
+ * A `graphql()` document types its variables and data; plain text is for documents built at run
+ * time (malformed ones, say), whose data is untyped.
  */
+export async function gql<D extends AnyTypedDocument>(
+  endpoint: Endpoint,
+  document: D,
+  variables: VariablesOf<D>,
+  token?: string | null,
+): Promise<GqlResult<ResultOf<D>>>;
 export async function gql<T = Record<string, unknown>>(
   endpoint: Endpoint,
   query: string,
-  variables: Record<string, unknown> = {},
+  variables?: Record<string, unknown>,
   token?: string | null,
-): Promise<GqlResult<T>> {
+): Promise<GqlResult<T>>;
+export async function gql(
+  endpoint: Endpoint,
+  document: AnyTypedDocument | string,
+  variables: unknown = {},
+  token?: string | null,
+): Promise<GqlResult<unknown>> {
+  const query = typeof document === 'string' ? document : print(document);
   let status = 200;
   const client = createClient({
     url: graphqlUrlOf(endpoint),
@@ -51,11 +69,12 @@ export async function gql<T = Record<string, unknown>>(
       return response;
     },
   });
-  let body: { data?: T | null; errors?: GqlError[] };
+  let body: { data?: unknown; errors?: GqlError[] };
   try {
     body = await new Promise((resolve, reject) => {
       let last: unknown;
-      client.subscribe({ query, variables }, { next: (value) => (last = value), error: reject, complete: () => resolve(last as typeof body) });
+      // The overloads type the variables.
+      client.subscribe({ query, variables: variables as Record<string, unknown> }, { next: (value) => (last = value), error: reject, complete: () => resolve(last as typeof body) });
     });
   } catch (error) {
     const response = error instanceof NetworkError ? (error.response as Response | undefined) : undefined;
@@ -103,7 +122,22 @@ export interface TypedResult {
   readonly status?: number;
 }
 
-export const ERROR_FIELDS = '... on Error { message code status }';
+/** The fields of the `Error` interface, unmasked: tests assert them next to the payload's. */
+export const ErrorFields = graphql(`
+  fragment ErrorFields on Error @_unmask { message code status }
+`);
+
+/** The same selection for documents written as plain text. */
+export const ERROR_FIELDS = `... on Error ${print(ErrorFields).replace(/^[^{]*/, '')}`;
+
+/** The member `typename` of a result union; throws, showing what came instead, when it is another. */
+export function member<T extends { readonly __typename?: string }, N extends NonNullable<T['__typename']>>(
+  value: T,
+  typename: N,
+): Extract<T, { readonly __typename?: N }> {
+  if (value.__typename !== typename) throw new Error(`expected ${typename}, got ${JSON.stringify(value)}`);
+  return value as Extract<T, { readonly __typename?: N }>;
+}
 
 export interface SignedIn {
   readonly token: string;
@@ -111,25 +145,26 @@ export interface SignedIn {
   readonly permissions: string[];
 }
 
-const SIGN_IN = `mutation SignIn($input: SignInInput!) {
-  signIn(input: $input) {
-    __typename
-    ... on SignInPayload { token viewer { user { id } permissions } }
-    ${ERROR_FIELDS}
-  }
-}`;
+const SignIn = graphql(
+  `
+    mutation SignIn($input: SignInInput!) {
+      signIn(input: $input) {
+        __typename
+        ... on SignInPayload { token viewer { user { id } permissions } }
+        ...ErrorFields
+      }
+    }
+  `,
+  [ErrorFields],
+);
 
 /** Signs in and returns the session token; throws unless it worked. */
 export async function signIn(endpoint: Endpoint, username: string, password: string): Promise<SignedIn> {
-  const result = await gql<{ signIn: TypedResult & { token: string; viewer: { user: { id: string }; permissions: string[] } } }>(
-    endpoint,
-    SIGN_IN,
-    { input: { username, password } },
-  );
-  const payload = ok(result).signIn;
-  if (payload.__typename !== 'SignInPayload') throw new Error(`sign-in of ${username} failed: ${JSON.stringify(payload)}`);
+  const payload = member(ok(await gql(endpoint, SignIn, { input: { username, password } })).signIn, 'SignInPayload');
   return { token: payload.token, userId: payload.viewer.user.id, permissions: payload.viewer.permissions };
 }
+
+const LiftSignInLimit = graphql(`mutation LiftSignInLimit { updateSettings(input: { signinIpLimit: 1000000 }) { __typename } }`);
 
 /**
  * Signs root in and lifts the per-address sign-in limit, which every request from 127.0.0.1
@@ -137,13 +172,7 @@ export async function signIn(endpoint: Endpoint, username: string, password: str
  */
 export async function rootSession(endpoint: Endpoint, rootPassword: string): Promise<string> {
   const { token } = await signIn(endpoint, 'root', rootPassword);
-  const result = await gql<{ updateSettings: TypedResult }>(
-    endpoint,
-    'mutation { updateSettings(input: { signinIpLimit: 1000000 }) { __typename } }',
-    {},
-    token,
-  );
-  if (ok(result).updateSettings.__typename !== 'SettingsPayload') throw new Error('could not lift the sign-in limit');
+  member(ok(await gql(endpoint, LiftSignInLimit, {}, token)).updateSettings, 'SettingsPayload');
   return token;
 }
 
@@ -162,6 +191,15 @@ export interface CreatedUser {
   readonly password: string;
 }
 
+const CreateUser = graphql(
+  `
+    mutation CreateUser($input: CreateUserInput!) {
+      createUser(input: $input) { __typename ... on UserWithPasswordPayload { password user { id name } } ...ErrorFields }
+    }
+  `,
+  [ErrorFields],
+);
+
 /** Creates a user through `createUser` (a unique name unless given); throws unless it worked. */
 export async function createUser(endpoint: Endpoint, adminToken: string, fields: CreateUserFields = {}): Promise<CreatedUser> {
   const input = {
@@ -169,16 +207,7 @@ export async function createUser(endpoint: Endpoint, adminToken: string, fields:
     username: fields.username ?? uniqueUsername(),
     permissions: fields.permissions?.map((name) => ({ name, enabled: true })),
   };
-  const result = await gql<{ createUser: TypedResult & { password: string; user: { id: string; name: string } } }>(
-    endpoint,
-    `mutation CreateUser($input: CreateUserInput!) {
-      createUser(input: $input) { __typename ... on UserWithPasswordPayload { password user { id name } } ${ERROR_FIELDS} }
-    }`,
-    { input },
-    adminToken,
-  );
-  const payload = ok(result).createUser;
-  if (payload.__typename !== 'UserWithPasswordPayload') throw new Error(`createUser failed: ${JSON.stringify(payload)}`);
+  const payload = member(ok(await gql(endpoint, CreateUser, { input }, adminToken)).createUser, 'UserWithPasswordPayload');
   return { id: payload.user.id, name: payload.user.name, password: payload.password };
 }
 
@@ -198,6 +227,24 @@ export interface CreatedApiToken {
   readonly token: string;
 }
 
+const CreateApiToken = graphql(
+  `
+    mutation CreateApiToken($name: String!) {
+      createApiToken(name: $name) { __typename ... on CreateApiTokenPayload { token apiToken { id } } ...ErrorFields }
+    }
+  `,
+  [ErrorFields],
+);
+
+const GrantToToken = graphql(
+  `
+    mutation GrantToToken($id: ID!, $permissions: [PermissionInput!]!) {
+      updateApiTokenPermissions(id: $id, permissions: $permissions) { __typename ...ErrorFields }
+    }
+  `,
+  [ErrorFields],
+);
+
 /** Creates an API token of the caller, optionally with permissions switched on; throws unless it worked. */
 export async function createApiToken(
   endpoint: Endpoint,
@@ -205,41 +252,19 @@ export async function createApiToken(
   name = uniqueUsername('token'),
   permissions: readonly string[] = [],
 ): Promise<CreatedApiToken> {
-  const result = await gql<{ createApiToken: TypedResult & { token: string; apiToken: { id: string } } }>(
-    endpoint,
-    `mutation CreateApiToken($name: String!) {
-      createApiToken(name: $name) { __typename ... on CreateApiTokenPayload { token apiToken { id } } ${ERROR_FIELDS} }
-    }`,
-    { name },
-    ownerToken,
-  );
-  const payload = ok(result).createApiToken;
-  if (payload.__typename !== 'CreateApiTokenPayload') throw new Error(`createApiToken failed: ${JSON.stringify(payload)}`);
+  const payload = member(ok(await gql(endpoint, CreateApiToken, { name }, ownerToken)).createApiToken, 'CreateApiTokenPayload');
   if (permissions.length > 0) {
-    const update = await gql<{ updateApiTokenPermissions: TypedResult }>(
-      endpoint,
-      `mutation Grant($id: ID!, $permissions: [PermissionInput!]!) {
-        updateApiTokenPermissions(id: $id, permissions: $permissions) { __typename ${ERROR_FIELDS} }
-      }`,
-      { id: payload.apiToken.id, permissions: permissions.map((name) => ({ name, enabled: true })) },
-      ownerToken,
-    );
-    if (ok(update).updateApiTokenPermissions.__typename !== 'ApiTokenPayload') {
-      throw new Error(`updateApiTokenPermissions failed: ${JSON.stringify(update.data)}`);
-    }
+    const grants = permissions.map((name) => ({ name, enabled: true }));
+    member(ok(await gql(endpoint, GrantToToken, { id: payload.apiToken.id, permissions: grants }, ownerToken)).updateApiTokenPermissions, 'ApiTokenPayload');
   }
   return { id: payload.apiToken.id, token: payload.token };
 }
 
+const ViewerOf = graphql(`query ViewerOf { viewer { user { id } permissions } }`);
+
 /** The viewer's user id and permissions, or null for a guest. */
 export async function viewerOf(endpoint: Endpoint, token: string | null): Promise<{ id: string; permissions: string[] } | null> {
-  const result = await gql<{ viewer: { user: { id: string }; permissions: string[] } | null }>(
-    endpoint,
-    '{ viewer { user { id } permissions } }',
-    {},
-    token,
-  );
-  const viewer = ok(result).viewer;
+  const { viewer } = ok(await gql(endpoint, ViewerOf, {}, token));
   return viewer ? { id: viewer.user.id, permissions: viewer.permissions } : null;
 }
 
@@ -253,12 +278,20 @@ export async function waitFor(probe: () => Promise<boolean>, timeoutMs = 1000, i
   }
 }
 
-/** The only root field of an answer that must have data (mutations here select one field each). */
-export function only<T extends TypedResult = TypedResult & Record<string, unknown>>(result: GqlResult<Record<string, unknown>>): T {
+/** The type of a typed document's only root field. */
+export type OnlyField<D> = ResultOf<D>[keyof ResultOf<D>];
+
+/**
+ * The only root field of an answer that must have data (mutations here select one field each).
+ * Typed documents give its type; `K` is never given, so an explicit `only<T>` picks the untyped form.
+ */
+export function only<R, K extends keyof R>(result: GqlResult<R>): R[K];
+export function only<T extends TypedResult = TypedResult & Record<string, unknown>>(result: GqlResult<Record<string, unknown>>): T;
+export function only(result: GqlResult<unknown>): unknown {
   const data = ok(result);
-  const values = Object.values(data);
-  if (values.length !== 1) throw new Error(`expected one root field, got ${Object.keys(data).join(', ')}`);
-  return values[0] as T;
+  const values = typeof data === 'object' && data !== null ? Object.entries(data) : [];
+  if (values.length !== 1) throw new Error(`expected one root field, got ${JSON.stringify(data)}`);
+  return values[0]![1];
 }
 
 export function graphqlWsUrlOf(endpoint: Endpoint): string {

@@ -3,48 +3,70 @@ import { MODES, ROOT_PASSWORD, startTestGateway, type TestGateway } from '../hel
 import {
   createApiToken,
   createSignedInUser,
-  ERROR_FIELDS,
+  ErrorFields,
   gql,
+  member,
   ok,
   only,
   rootSession,
+  type OnlyField,
   uniqueUsername,
   viewerOf,
-  type TypedResult,
 } from '../helpers/graphql.ts';
+import { graphql, type AnyTypedDocument, type VariablesOf } from '../../src/rpc-facade/graphql.ts';
 
-const TOKEN = 'id userId name enabled createdAt lastUsedAt permissions';
-const CREATE = `mutation($name: String!) {
-  createApiToken(name: $name) { __typename ... on CreateApiTokenPayload { token apiToken { ${TOKEN} } } ${ERROR_FIELDS} }
-}`;
-const DELETE = `mutation($id: ID!) { deleteApiToken(id: $id) { __typename ... on ApiTokenPayload { apiToken { ${TOKEN} } } ${ERROR_FIELDS} } }`;
-const SET_ENABLED = `mutation($id: ID!, $enabled: Boolean!) {
-  setApiTokenEnabled(id: $id, enabled: $enabled) { __typename ... on ApiTokenPayload { changed apiToken { ${TOKEN} } } ${ERROR_FIELDS} }
-}`;
-const SET_PERMISSIONS = `mutation($id: ID!, $permissions: [PermissionInput!]!) {
-  setApiTokenPermissions(id: $id, permissions: $permissions) { __typename ... on ApiTokenPayload { apiToken { ${TOKEN} } } ${ERROR_FIELDS} }
-}`;
-const UPDATE_PERMISSIONS = `mutation($id: ID!, $permissions: [PermissionInput!]!) {
-  updateApiTokenPermissions(id: $id, permissions: $permissions) { __typename ... on ApiTokenPayload { apiToken { ${TOKEN} } } ${ERROR_FIELDS} }
-}`;
-const TOKEN_BY_ID = `query($id: ID!) { apiToken(id: $id) { ${TOKEN} permissionStates { name enabled } } }`;
-const LIST = `query($first: Int, $after: String, $offset: Int, $filter: ApiTokenFilter, $orderBy: [ApiTokenOrder!]) {
-  apiTokens(first: $first, after: $after, offset: $offset, filter: $filter, orderBy: $orderBy) {
-    totalCount edges { node { ${TOKEN} } } pageInfo { hasNextPage endCursor }
-  }
-}`;
-
-interface TokenView {
-  id: string;
-  userId: string;
-  name: string;
-  enabled: boolean;
-  createdAt: string;
-  lastUsedAt: string | null;
-  permissions: string[];
-  permissionStates?: { name: string; enabled: boolean }[];
-}
-type Answer = TypedResult & { token: string; apiToken: TokenView; changed: boolean };
+const Token = graphql(`
+  fragment Token on ApiToken @_unmask { id userId name enabled createdAt lastUsedAt permissions }
+`);
+const CREATE = graphql(
+  `
+    mutation Create($name: String!) {
+      createApiToken(name: $name) { __typename ... on CreateApiTokenPayload { token apiToken { ...Token } } ...ErrorFields }
+    }
+  `,
+  [Token, ErrorFields],
+);
+const DELETE = graphql(
+  `mutation Delete($id: ID!) { deleteApiToken(id: $id) { __typename ... on ApiTokenPayload { apiToken { ...Token } } ...ErrorFields } }`,
+  [Token, ErrorFields],
+);
+const SET_ENABLED = graphql(
+  `
+    mutation SetEnabled($id: ID!, $enabled: Boolean!) {
+      setApiTokenEnabled(id: $id, enabled: $enabled) { __typename ... on ApiTokenPayload { changed apiToken { ...Token } } ...ErrorFields }
+    }
+  `,
+  [Token, ErrorFields],
+);
+const SET_PERMISSIONS = graphql(
+  `
+    mutation SetPermissions($id: ID!, $permissions: [PermissionInput!]!) {
+      setApiTokenPermissions(id: $id, permissions: $permissions) { __typename ... on ApiTokenPayload { apiToken { ...Token } } ...ErrorFields }
+    }
+  `,
+  [Token, ErrorFields],
+);
+const UPDATE_PERMISSIONS = graphql(
+  `
+    mutation UpdatePermissions($id: ID!, $permissions: [PermissionInput!]!) {
+      updateApiTokenPermissions(id: $id, permissions: $permissions) { __typename ... on ApiTokenPayload { apiToken { ...Token } } ...ErrorFields }
+    }
+  `,
+  [Token, ErrorFields],
+);
+const TOKEN_BY_ID = graphql(`query TokenById($id: ID!) { apiToken(id: $id) { ...Token permissionStates { name enabled } } }`, [Token]);
+const LIST = graphql(
+  `
+    query List($first: Int, $after: String, $offset: Int, $filter: ApiTokenFilter, $orderBy: [ApiTokenOrder!]) {
+      apiTokens(first: $first, after: $after, offset: $offset, filter: $filter, orderBy: $orderBy) {
+        totalCount edges { node { ...Token } } pageInfo { hasNextPage endCursor }
+      }
+    }
+  `,
+  [Token],
+);
+const USERS_COUNT = graphql(`query UsersCount { users { totalCount } }`);
+const VIEWER = graphql(`query Viewer { viewer { user { id } credentialKind credentialId permissions } }`);
 
 const grants = (...names: string[]) => names.map((name) => ({ name, enabled: true }));
 const NOT_FOUND = { __typename: 'NotFoundError', code: 'NOT_FOUND', status: 404, message: 'Token not found' };
@@ -59,13 +81,12 @@ describe.each(MODES)('API tokens through GraphQL (%s)', (mode) => {
   });
   afterAll(() => gw?.close());
 
-  const call = async (token: string, query: string, variables: Record<string, unknown>) => only<Answer>(await gql(gw, query, variables, token));
-  const byId = async (token: string, id: string) => ok(await gql<{ apiToken: TokenView | null }>(gw, TOKEN_BY_ID, { id }, token)).apiToken;
-  const list = async (token: string, variables: Record<string, unknown> = {}) =>
-    ok(await gql<{ apiTokens: { totalCount: number; edges: { node: TokenView }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } }>(gw, LIST, variables, token))
-      .apiTokens;
+  const call = async <D extends AnyTypedDocument>(token: string, document: D, variables: VariablesOf<D>): Promise<OnlyField<D>> =>
+    only(await gql(gw, document, variables, token));
+  const byId = async (token: string, id: string) => ok(await gql(gw, TOKEN_BY_ID, { id }, token)).apiToken;
+  const list = async (token: string, variables: VariablesOf<typeof LIST> = {}) => ok(await gql(gw, LIST, variables, token)).apiTokens;
   const canListUsers = async (token: string) => {
-    const result = await gql<{ users: { totalCount: number } }>(gw, '{ users { totalCount } }', {}, token);
+    const result = await gql(gw, USERS_COUNT, {}, token);
     if (result.data?.users) return true;
     expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', status: 403 });
     return false;
@@ -75,25 +96,18 @@ describe.each(MODES)('API tokens through GraphQL (%s)', (mode) => {
     it('returns the secret once; the token works as a Bearer token, without permissions', async () => {
       const owner = await createSignedInUser(gw, root, { permissions: ['admin'] });
       const name = `  ${uniqueUsername('ci token')}  `;
-      const created = await call(owner.token, CREATE, { name });
-      expect(created.__typename).toBe('CreateApiTokenPayload');
+      const created = member(await call(owner.token, CREATE, { name }), 'CreateApiTokenPayload');
       expect(created.token).toMatch(/^[A-Za-z0-9_-]{34}$/);
       expect(created.apiToken).toMatchObject({ userId: owner.id, name: name.trim(), enabled: true, permissions: [], lastUsedAt: null });
       expect(Date.parse(created.apiToken.createdAt)).not.toBeNaN();
       // The secret is not part of the token's record.
+      // Meta-fields are not in the introspection file the document types come from.
       const fields = ok(await gql<{ __type: { fields: { name: string }[] } }>(gw, '{ __type(name: "ApiToken") { fields { name } } }')).__type.fields;
       expect(fields.map((field) => field.name)).toEqual(expect.arrayContaining(['id', 'name', 'enabled', 'permissions']));
       expect(fields.filter((field) => /token|secret|hash/i.test(field.name))).toEqual([]);
       expect(await byId(owner.token, created.apiToken.id)).toMatchObject({ ...created.apiToken, lastUsedAt: null });
 
-      const viewer = ok(
-        await gql<{ viewer: { user: { id: string }; credentialKind: string; credentialId: string; permissions: string[] } }>(
-          gw,
-          '{ viewer { user { id } credentialKind credentialId permissions } }',
-          {},
-          created.token,
-        ),
-      ).viewer;
+      const { viewer } = ok(await gql(gw, VIEWER, {}, created.token));
       expect(viewer).toEqual({ user: { id: owner.id }, credentialKind: 'API_TOKEN', credentialId: created.apiToken.id, permissions: [] });
 
       expect(await canListUsers(owner.token)).toBe(true);
@@ -113,7 +127,7 @@ describe.each(MODES)('API tokens through GraphQL (%s)', (mode) => {
         });
       }
       expect((await list(owner.token)).totalCount).toBe(0);
-      expect((await call(owner.token, CREATE, { name: 'n'.repeat(255) })).apiToken.name).toHaveLength(255);
+      expect(member(await call(owner.token, CREATE, { name: 'n'.repeat(255) }), 'CreateApiTokenPayload').apiToken.name).toHaveLength(255);
     });
   });
 
@@ -190,17 +204,19 @@ describe.each(MODES)('API tokens through GraphQL (%s)', (mode) => {
         __typename: 'ApiTokenPayload',
         apiToken: { permissions: ['admin'] },
       });
-      expect((await call(owner.token, UPDATE_PERMISSIONS, { id, permissions: grants('billing') })).apiToken.permissions).toEqual([
+      expect(member(await call(owner.token, UPDATE_PERMISSIONS, { id, permissions: grants('billing') }), 'ApiTokenPayload').apiToken.permissions).toEqual([
         'admin',
         'billing',
       ]);
       expect(await viewerOf(gw, token)).toMatchObject({ permissions: ['admin', 'billing'] });
-      expect((await call(owner.token, SET_PERMISSIONS, { id, permissions: grants('billing') })).apiToken.permissions).toEqual(['billing']);
+      expect(member(await call(owner.token, SET_PERMISSIONS, { id, permissions: grants('billing') }), 'ApiTokenPayload').apiToken.permissions).toEqual(['billing']);
       expect(
-        (await call(owner.token, UPDATE_PERMISSIONS, { id, permissions: [{ name: 'billing', enabled: false }, { name: 'admin', enabled: true }] }))
-          .apiToken.permissions,
+        member(
+          await call(owner.token, UPDATE_PERMISSIONS, { id, permissions: [{ name: 'billing', enabled: false }, { name: 'admin', enabled: true }] }),
+          'ApiTokenPayload',
+        ).apiToken.permissions,
       ).toEqual(['admin']);
-      expect((await call(owner.token, SET_PERMISSIONS, { id, permissions: [] })).apiToken.permissions).toEqual([]);
+      expect(member(await call(owner.token, SET_PERMISSIONS, { id, permissions: [] }), 'ApiTokenPayload').apiToken.permissions).toEqual([]);
       expect(await viewerOf(gw, token)).toMatchObject({ permissions: [] });
     });
 

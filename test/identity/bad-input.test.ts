@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { graphql, type ResultOf } from '../../src/rpc-facade/graphql.ts';
 import { MODES, ROOT_PASSWORD, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import {
   assertNoServerError,
@@ -18,10 +19,14 @@ const NUL = 'a\u0000b';
 /** Who sends a document: root, the plain test user, or nobody. */
 type As = 'root' | 'user' | 'guest';
 
+const USERS = graphql(`query Users { users(first: 100) { totalCount edges { node { id name email telegramName enabled permissions } } } }`);
+const TOKENS = graphql(`query Tokens { apiTokens(first: 100) { totalCount edges { node { id name enabled permissions } } } }`);
+const VIEWER = graphql(`query Viewer { viewer { user { id } } }`);
+
 interface Snapshot {
-  users: unknown;
-  rootTokens: unknown;
-  userTokens: unknown;
+  users: ResultOf<typeof USERS>;
+  rootTokens: ResultOf<typeof TOKENS>;
+  userTokens: ResultOf<typeof TOKENS>;
   settings: unknown;
 }
 
@@ -45,10 +50,7 @@ describe.each(MODES)('bad input through GraphQL (%s)', (mode) => {
 
   /** Everything a refused input could have changed, read back in full. */
   async function snapshot(): Promise<Snapshot> {
-    const users = ok(
-      await gql(gw, '{ users(first: 100) { totalCount edges { node { id name email telegramName enabled permissions } } } }', {}, root),
-    );
-    const TOKENS = '{ apiTokens(first: 100) { totalCount edges { node { id name enabled permissions } } } }';
+    const users = ok(await gql(gw, USERS, {}, root));
     const settings = ok(
       await gql(gw, '{ settings { appUrl smtpHostname smtpPort smtpUsername smtpPasswordSet smtpFrom smtpTls signupEnabled signinAccountLimit updatedAt } }', {}, root),
     );
@@ -66,7 +68,7 @@ describe.each(MODES)('bad input through GraphQL (%s)', (mode) => {
   afterEach(async () => {
     // Nothing any of these requests sent was written, and the test user still works as before.
     expect(await snapshot()).toEqual(before);
-    expect(ok(await gql<{ viewer: { user: { id: string } } }>(gw, '{ viewer { user { id } } }', {}, user.token)).viewer.user.id).toBe(user.id);
+    expect(ok(await gql(gw, VIEWER, {}, user.token)).viewer?.user.id).toBe(user.id);
   });
 
   /** A refusal before execution: HTTP 400, no data, every error with a code and status 400. */
@@ -278,7 +280,7 @@ describe.each(MODES)('bad input through GraphQL (%s)', (mode) => {
       expectTyped(await send('root', `mutation($p: [PermissionInput!]) { createUser(input: { username: "perm_user_x", permissions: $p }) ${TYPED} }`, { p }), 'ValidationError', message);
       expectTyped(await send('root', `mutation($p: [PermissionInput!]!) { setUserPermissions(id: "bad_input_user", permissions: $p) ${TYPED} }`, { p }), 'ValidationError', message);
       expectTyped(await send('root', `mutation($p: [PermissionInput!]!) { updateUserPermissions(id: "bad_input_user", permissions: $p) ${TYPED} }`, { p }), 'ValidationError', message);
-      const [rootToken] = (before.rootTokens as { apiTokens: { edges: { node: { id: string } }[] } }).apiTokens.edges;
+      const [rootToken] = before.rootTokens.apiTokens.edges;
       for (const mutation of ['setApiTokenPermissions', 'updateApiTokenPermissions']) {
         expectTyped(
           await send('root', `mutation($id: ID!, $p: [PermissionInput!]!) { ${mutation}(id: $id, permissions: $p) ${TYPED} }`, { id: rootToken!.node.id, p }),

@@ -6,54 +6,89 @@ import {
   createApiToken,
   createSignedInUser,
   createUser,
-  ERROR_FIELDS,
+  ErrorFields,
   gql,
+  member,
   ok,
   only,
   rootSession,
   signIn,
   uniqueUsername,
   viewerOf,
-  type TypedResult,
+  type OnlyField,
 } from '../helpers/graphql.ts';
+import { graphql, type AnyTypedDocument, type ResultOf, type VariablesOf } from '../../src/rpc-facade/graphql.ts';
 
-const USER = 'id name email emailConfirmed telegramName enabled permissions';
-
-interface UserView {
-  id: string;
-  name: string;
-  email: string | null;
-  emailConfirmed: boolean;
-  telegramName: string | null;
-  enabled: boolean;
-  permissions: string[];
-}
-
-type WithUser = TypedResult & { user: UserView; password: string; changed: boolean; deletedCount: number };
-
-const CREATE_USER = `mutation($input: CreateUserInput!) {
-  createUser(input: $input) { __typename ... on UserWithPasswordPayload { password user { ${USER} } } ${ERROR_FIELDS} ... on ValidationError { field } }
-}`;
-const DELETE_USER = `mutation($id: ID!) { deleteUser(id: $id) { __typename ... on UserPayload { user { id name } } ${ERROR_FIELDS} } }`;
-const SET_ENABLED = `mutation($id: ID!, $enabled: Boolean!) {
-  setUserEnabled(id: $id, enabled: $enabled) { __typename ... on SetUserEnabledPayload { changed user { ${USER} } } ${ERROR_FIELDS} }
-}`;
-const SET_PASSWORD = `mutation($id: ID!, $password: String) {
-  setUserPassword(id: $id, password: $password) { __typename ... on UserWithPasswordPayload { password user { id } } ${ERROR_FIELDS} }
-}`;
-const SET_PERMISSIONS = `mutation($id: ID!, $permissions: [PermissionInput!]!) {
-  setUserPermissions(id: $id, permissions: $permissions) { __typename ... on UserPayload { user { ${USER} } } ${ERROR_FIELDS} }
-}`;
-const UPDATE_PERMISSIONS = `mutation($id: ID!, $permissions: [PermissionInput!]!) {
-  updateUserPermissions(id: $id, permissions: $permissions) { __typename ... on UserPayload { user { ${USER} } } ${ERROR_FIELDS} }
-}`;
-const RENAME_USER = `mutation($id: ID!, $username: String!, $password: String) {
-  renameUser(id: $id, username: $username, password: $password) {
-    __typename ... on UserWithPasswordPayload { password user { ${USER} } } ${ERROR_FIELDS}
-  }
-}`;
-const DELETE_SESSIONS = `mutation($id: ID!) { deleteUserSessions(id: $id) { __typename ... on DeleteSessionsPayload { deletedCount } ${ERROR_FIELDS} } }`;
-const USER_BY_ID = `query($id: ID!) { user(id: $id) { ${USER} } }`;
+const User = graphql(`
+  fragment User on User @_unmask { id name email emailConfirmed telegramName enabled permissions }
+`);
+const CREATE_USER = graphql(
+  `
+    mutation CreateUser($input: CreateUserInput!) {
+      createUser(input: $input) {
+        __typename
+        ... on UserWithPasswordPayload { password user { ...User } }
+        ...ErrorFields
+        ... on ValidationError { field }
+      }
+    }
+  `,
+  [User, ErrorFields],
+);
+const DELETE_USER = graphql(
+  `mutation DeleteUser($id: ID!) { deleteUser(id: $id) { __typename ... on UserPayload { user { id name } } ...ErrorFields } }`,
+  [ErrorFields],
+);
+const SET_ENABLED = graphql(
+  `
+    mutation SetEnabled($id: ID!, $enabled: Boolean!) {
+      setUserEnabled(id: $id, enabled: $enabled) { __typename ... on SetUserEnabledPayload { changed user { ...User } } ...ErrorFields }
+    }
+  `,
+  [User, ErrorFields],
+);
+const SET_PASSWORD = graphql(
+  `
+    mutation SetPassword($id: ID!, $password: String) {
+      setUserPassword(id: $id, password: $password) { __typename ... on UserWithPasswordPayload { password user { id } } ...ErrorFields }
+    }
+  `,
+  [ErrorFields],
+);
+const SET_PERMISSIONS = graphql(
+  `
+    mutation SetPermissions($id: ID!, $permissions: [PermissionInput!]!) {
+      setUserPermissions(id: $id, permissions: $permissions) { __typename ... on UserPayload { user { ...User } } ...ErrorFields }
+    }
+  `,
+  [User, ErrorFields],
+);
+const UPDATE_PERMISSIONS = graphql(
+  `
+    mutation UpdatePermissions($id: ID!, $permissions: [PermissionInput!]!) {
+      updateUserPermissions(id: $id, permissions: $permissions) { __typename ... on UserPayload { user { ...User } } ...ErrorFields }
+    }
+  `,
+  [User, ErrorFields],
+);
+const RENAME_USER = graphql(
+  `
+    mutation RenameUser($id: ID!, $username: String!, $password: String) {
+      renameUser(id: $id, username: $username, password: $password) {
+        __typename ... on UserWithPasswordPayload { password user { ...User } } ...ErrorFields
+      }
+    }
+  `,
+  [User, ErrorFields],
+);
+const DELETE_SESSIONS = graphql(
+  `mutation DeleteSessions($id: ID!) { deleteUserSessions(id: $id) { __typename ... on DeleteSessionsPayload { deletedCount } ...ErrorFields } }`,
+  [ErrorFields],
+);
+const USER_BY_ID = graphql(`query UserById($id: ID!) { user(id: $id) { ...User } }`, [User]);
+const SIGN_IN = graphql(`mutation SignIn($u: String!, $p: String!) { signIn(input: { username: $u, password: $p }) { __typename } }`);
+const USERS_COUNT = graphql(`query UsersCount { users { totalCount } }`);
+const SUGGEST = graphql(`query Suggest($search: String, $first: Int) { suggestUsers(search: $search, first: $first) { id name } }`);
 
 const grants = (...names: string[]) => names.map((name) => ({ name, enabled: true }));
 
@@ -70,23 +105,19 @@ describe.each(MODES)('user administration through GraphQL (%s)', (mode) => {
   });
   afterAll(() => gw?.close());
 
-  const call = async (token: string, query: string, variables: Record<string, unknown>) => only<WithUser>(await gql(gw, query, variables, token));
-  const createAs = (token: string, input: Record<string, unknown>) => call(token, CREATE_USER, { input });
-  const userById = async (id: string) => ok(await gql<{ user: UserView | null }>(gw, USER_BY_ID, { id }, root)).user;
+  const call = async <D extends AnyTypedDocument>(token: string, document: D, variables: VariablesOf<D>): Promise<OnlyField<D>> =>
+    only(await gql(gw, document, variables, token));
+  const createAs = (token: string, input: VariablesOf<typeof CREATE_USER>['input']) => call(token, CREATE_USER, { input });
+  /** A user `createAs` must have created. */
+  const createdAs = async (token: string, input: VariablesOf<typeof CREATE_USER>['input']) => member(await createAs(token, input), 'UserWithPasswordPayload');
+  const userById = async (id: string) => ok(await gql(gw, USER_BY_ID, { id }, root)).user;
   const canSignIn = async (username: string, password: string) =>
-    ok(
-      await gql<{ signIn: TypedResult }>(
-        gw,
-        'mutation($u: String!, $p: String!) { signIn(input: { username: $u, password: $p }) { __typename } }',
-        { u: username, p: password },
-      ),
-    ).signIn.__typename === 'SignInPayload';
+    ok(await gql(gw, SIGN_IN, { u: username, p: password })).signIn.__typename === 'SignInPayload';
 
   describe('createUser', () => {
     it('generates a password when none is given, returns it, and it signs in', async () => {
       const username = uniqueUsername('gen');
-      const created = await createAs(root, { username });
-      expect(created.__typename).toBe('UserWithPasswordPayload');
+      const created = await createdAs(root, { username });
       expect(created.password).toMatch(/^[A-Za-z0-9_-]{16}$/);
       expect(created.user).toMatchObject({ name: username, email: null, enabled: true, permissions: [], emailConfirmed: false });
       expect(created.user.id).toMatch(/^\d+$/);
@@ -98,7 +129,7 @@ describe.each(MODES)('user administration through GraphQL (%s)', (mode) => {
 
     it('uses a given password', async () => {
       const username = uniqueUsername('given');
-      const created = await createAs(admin.token, { username, password: 'exactly8' });
+      const created = await createdAs(admin.token, { username, password: 'exactly8' });
       expect(created.password).toBe('exactly8');
       expect(await canSignIn(username, 'exactly8')).toBe(true);
       expect(await canSignIn(username, 'exactly9')).toBe(false);
@@ -106,20 +137,20 @@ describe.each(MODES)('user administration through GraphQL (%s)', (mode) => {
 
     it('takes an e-mail-shaped username as the e-mail unless one is given', async () => {
       const shaped = `${uniqueUsername('mail')}@example.com`;
-      expect((await createAs(root, { username: shaped })).user.email).toBe(shaped);
+      expect((await createdAs(root, { username: shaped })).user.email).toBe(shaped);
       const other = `${uniqueUsername('mail')}@example.com`;
-      const explicit = await createAs(root, { username: uniqueUsername('plain'), email: other.toUpperCase() });
+      const explicit = await createdAs(root, { username: uniqueUsername('plain'), email: other.toUpperCase() });
       expect(explicit.user.email).toBe(other);
       expect(explicit.user.emailConfirmed).toBe(false);
     });
 
     it('grants the given permissions and can create a disabled user', async () => {
-      const created = await createAs(root, { username: uniqueUsername('perm'), permissions: grants('billing', 'admin') });
+      const created = await createdAs(root, { username: uniqueUsername('perm'), permissions: grants('billing', 'admin') });
       expect(created.user.permissions).toEqual(['admin', 'billing']);
       const session = await signIn(gw, created.user.name, created.password);
       expect(session.permissions).toEqual(['admin', 'billing']);
 
-      const disabled = await createAs(root, { username: uniqueUsername('off'), enabled: false });
+      const disabled = await createdAs(root, { username: uniqueUsername('off'), enabled: false });
       expect(disabled.user.enabled).toBe(false);
       expect(await canSignIn(disabled.user.name, disabled.password)).toBe(false);
     });
@@ -155,18 +186,18 @@ describe.each(MODES)('user administration through GraphQL (%s)', (mode) => {
       const before = await usersCount();
       const result = await createAs(root, { username });
       expect(result).toMatchObject({ __typename: 'ValidationError', code: 'INVALID_INPUT', status: 400, field: 'username' });
-      expect(result.message).toMatch(/^Username is invalid/);
+      expect(member(result, 'ValidationError').message).toMatch(/^Username is invalid/);
       expect(await usersCount()).toBe(before);
     });
 
     it('accepts 3 and 64 characters, and stores an upper-case username in lower case', async () => {
       const suffix = randomBytes(4).toString('hex');
-      const mixed = await createAs(root, { username: `MiXeD.${suffix}+Tag-X_1@Example.COM` });
+      const mixed = await createdAs(root, { username: `MiXeD.${suffix}+Tag-X_1@Example.COM` });
       expect(mixed.user.name).toBe(`mixed.${suffix}+tag-x_1@example.com`);
       expect(await canSignIn(`MIXED.${suffix}+TAG-X_1@example.com`, mixed.password)).toBe(true);
       const long = `l${suffix}${'x'.repeat(64 - 1 - suffix.length)}`;
-      expect((await createAs(root, { username: long })).user.name).toBe(long);
-      expect((await createAs(root, { username: 'x_y' })).user.name).toBe('x_y');
+      expect((await createdAs(root, { username: long })).user.name).toBe(long);
+      expect((await createdAs(root, { username: 'x_y' })).user.name).toBe('x_y');
     });
 
     it.each([
@@ -221,32 +252,31 @@ describe.each(MODES)('user administration through GraphQL (%s)', (mode) => {
         message: 'Permissions are invalid',
       });
       expect(await userById(username)).toBeNull();
-      const held = await createAs(admin.token, { username, permissions: grants('create_teams') });
+      const held = await createdAs(admin.token, { username, permissions: grants('create_teams') });
       expect(held.user.permissions).toEqual(['create_teams']);
     });
   });
 
   async function usersCount(): Promise<number> {
-    return ok(await gql<{ users: { totalCount: number } }>(gw, '{ users { totalCount } }', {}, root)).users.totalCount;
+    return ok(await gql(gw, USERS_COUNT, {}, root)).users.totalCount;
   }
 
   describe('users connection', () => {
-    interface Page {
-      users: {
-        totalCount: number;
-        edges: { cursor: string; node: UserView & { createdAt: string } }[];
-        pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; endCursor: string | null };
-      };
-    }
-    const LIST = `query($first: Int, $after: String, $offset: Int, $filter: UserFilter, $orderBy: [UserOrder!]) {
-      users(first: $first, after: $after, offset: $offset, filter: $filter, orderBy: $orderBy) {
-        totalCount
-        edges { cursor node { ${USER} createdAt } }
-        pageInfo { hasNextPage hasPreviousPage endCursor }
-      }
-    }`;
-    const list = async (variables: Record<string, unknown>) => ok(await gql<Page>(gw, LIST, variables, root)).users;
-    const names = (page: Page['users']) => page.edges.map((edge) => edge.node.name);
+    const LIST = graphql(
+      `
+        query List($first: Int, $after: String, $offset: Int, $filter: UserFilter, $orderBy: [UserOrder!]) {
+          users(first: $first, after: $after, offset: $offset, filter: $filter, orderBy: $orderBy) {
+            totalCount
+            edges { cursor node { ...User createdAt } }
+            pageInfo { hasNextPage hasPreviousPage endCursor }
+          }
+        }
+      `,
+      [User],
+    );
+    type Page = ResultOf<typeof LIST>['users'];
+    const list = async (variables: VariablesOf<typeof LIST>) => ok(await gql(gw, LIST, variables, root)).users;
+    const names = (page: Page) => page.edges.map((edge) => edge.node.name);
 
     it('pages with first, after and offset, and reports the total', async () => {
       const tag = `pg${randomBytes(4).toString('hex')}`;
@@ -326,7 +356,8 @@ describe.each(MODES)('user administration through GraphQL (%s)', (mode) => {
       const a = await createUser(gw, root, { username: `${tag}_a`, enabled: false });
       const b = await createUser(gw, root, { username: `${tag}_b` });
       const filter = { search: tag };
-      const ordered = async (field?: string, direction?: string) =>
+      type Order = NonNullable<VariablesOf<typeof LIST>['orderBy']>[number];
+      const ordered = async (field?: Order['field'], direction?: Order['direction']) =>
         names(await list({ filter, orderBy: field ? [{ field, ...(direction ? { direction } : {}) }] : null }));
 
       expect(await ordered()).toEqual([a.name, b.name, c.name]);
@@ -362,14 +393,7 @@ describe.each(MODES)('user administration through GraphQL (%s)', (mode) => {
       const amy = await createUser(gw, root, { username: `amy_${tag}` });
       const mail = await createUser(gw, root, { username: uniqueUsername('m'), email: `mid_${tag}@example.com` });
       const suggest = async (search: string | null, first?: number) =>
-        ok(
-          await gql<{ suggestUsers: { id: string; name: string }[] }>(
-            gw,
-            'query($search: String, $first: Int) { suggestUsers(search: $search, first: $first) { id name } }',
-            { search, ...(first === undefined ? {} : { first }) },
-            root,
-          ),
-        ).suggestUsers.map((user) => user.name);
+        ok(await gql(gw, SUGGEST, { search, ...(first === undefined ? {} : { first }) }, root)).suggestUsers.map((user) => user.name);
       expect(await suggest(tag.toUpperCase())).toEqual([amy.name, mail.name, zed.name].sort());
       expect(await suggest(tag, 2)).toEqual([amy.name, mail.name, zed.name].sort().slice(0, 2));
       expect(await suggest('ROO')).toContain('root');
@@ -463,8 +487,8 @@ describe.each(MODES)('user administration through GraphQL (%s)', (mode) => {
       const user = await createSignedInUser(gw, root);
       const second = await signIn(gw, user.name, user.password);
 
-      const generated = await call(admin.token, SET_PASSWORD, { id: user.id });
-      expect(generated).toMatchObject({ __typename: 'UserWithPasswordPayload', user: { id: user.id } });
+      const generated = member(await call(admin.token, SET_PASSWORD, { id: user.id }), 'UserWithPasswordPayload');
+      expect(generated).toMatchObject({ user: { id: user.id } });
       expect(generated.password).toMatch(/^[A-Za-z0-9_-]{16}$/);
       expect(generated.password).not.toBe(user.password);
       expect(await viewerOf(gw, user.token)).toBeNull();
@@ -472,7 +496,7 @@ describe.each(MODES)('user administration through GraphQL (%s)', (mode) => {
       expect(await canSignIn(user.name, user.password)).toBe(false);
       expect(await canSignIn(user.name, generated.password)).toBe(true);
 
-      const given = await call(admin.token, SET_PASSWORD, { id: user.name, password: 'a given password' });
+      const given = member(await call(admin.token, SET_PASSWORD, { id: user.name, password: 'a given password' }), 'UserWithPasswordPayload');
       expect(given.password).toBe('a given password');
       expect(await canSignIn(user.name, 'a given password')).toBe(true);
 
@@ -523,13 +547,13 @@ describe.each(MODES)('user administration through GraphQL (%s)', (mode) => {
       expect(replaced).toMatchObject({ __typename: 'UserPayload', user: { permissions: ['admin'] } });
       expect(await viewerOf(gw, user.token)).toMatchObject({ permissions: ['admin'] });
 
-      const merged = await call(root, UPDATE_PERMISSIONS, { id: user.name, permissions: grants('billing') });
+      const merged = member(await call(root, UPDATE_PERMISSIONS, { id: user.name, permissions: grants('billing') }), 'UserPayload');
       expect(merged.user.permissions).toEqual(['admin', 'billing']);
-      const switchedOff = await call(root, UPDATE_PERMISSIONS, { id: user.id, permissions: [{ name: 'admin', enabled: false }] });
+      const switchedOff = member(await call(root, UPDATE_PERMISSIONS, { id: user.id, permissions: [{ name: 'admin', enabled: false }] }), 'UserPayload');
       expect(switchedOff.user.permissions).toEqual(['billing']);
       expect(await viewerOf(gw, user.token)).toMatchObject({ permissions: ['billing'] });
 
-      const cleared = await call(root, SET_PERMISSIONS, { id: user.id, permissions: [] });
+      const cleared = member(await call(root, SET_PERMISSIONS, { id: user.id, permissions: [] }), 'UserPayload');
       expect(cleared.user.permissions).toEqual([]);
     });
 
@@ -574,29 +598,29 @@ describe.each(MODES)('user administration through GraphQL (%s)', (mode) => {
       expect((await userById(target.id))?.permissions).toEqual(['create_teams', 'billing']);
 
       // A replace by this admin drops create_teams (its to give) and keeps billing (beyond it).
-      const replaced = await call(admin.token, SET_PERMISSIONS, { id: target.id, permissions: grants('admin') });
+      const replaced = member(await call(admin.token, SET_PERMISSIONS, { id: target.id, permissions: grants('admin') }), 'UserPayload');
       expect(replaced.user.permissions).toEqual(['admin', 'billing']);
-      const merged = await call(admin.token, UPDATE_PERMISSIONS, { id: target.id, permissions: grants('create_teams') });
+      const merged = member(await call(admin.token, UPDATE_PERMISSIONS, { id: target.id, permissions: grants('create_teams') }), 'UserPayload');
       expect(merged.user.permissions).toEqual(['admin', 'create_teams', 'billing']);
     });
 
     it('reports permission states relative to the viewer', async () => {
       const target = await createUser(gw, root, { permissions: ['billing'] });
-      const STATES = 'query($id: ID!) { user(id: $id) { permissionStates { name description enabled } } }';
-      type States = { user: { permissionStates: { name: string; description: string; enabled: boolean }[] } };
-      const asRoot = ok(await gql<States>(gw, STATES, { id: target.id }, root)).user.permissionStates;
+      const STATES = graphql(`query States($id: ID!) { user(id: $id) { permissionStates { name description enabled } } }`);
+      const statesOf = async (id: string, token: string) => ok(await gql(gw, STATES, { id }, token)).user?.permissionStates ?? [];
+      const asRoot = await statesOf(target.id, root);
       expect(asRoot.map(({ name, enabled }) => ({ name, enabled }))).toEqual([
         { name: 'admin', enabled: false },
         { name: 'create_teams', enabled: false },
         { name: 'billing', enabled: true },
       ]);
       expect(asRoot.every((state) => state.description.length > 0)).toBe(true);
-      const asAdmin = ok(await gql<States>(gw, STATES, { id: target.id }, admin.token)).user.permissionStates;
+      const asAdmin = await statesOf(target.id, admin.token);
       expect(asAdmin.map(({ name, enabled }) => ({ name, enabled }))).toEqual([
         { name: 'admin', enabled: false },
         { name: 'create_teams', enabled: false },
       ]);
-      const ofAdmin = ok(await gql<States>(gw, STATES, { id: admin.id }, root)).user.permissionStates;
+      const ofAdmin = await statesOf(admin.id, root);
       expect(ofAdmin.filter((state) => state.enabled).map((state) => state.name)).toEqual(['admin', 'create_teams']);
     });
   });
@@ -605,8 +629,8 @@ describe.each(MODES)('user administration through GraphQL (%s)', (mode) => {
     it('renames with a generated or given password; the old name and sessions stop working', async () => {
       const user = await createSignedInUser(gw, root);
       const newName = uniqueUsername('renamed').toUpperCase();
-      const renamed = await call(admin.token, RENAME_USER, { id: user.id, username: newName });
-      expect(renamed).toMatchObject({ __typename: 'UserWithPasswordPayload', user: { id: user.id, name: newName.toLowerCase() } });
+      const renamed = member(await call(admin.token, RENAME_USER, { id: user.id, username: newName }), 'UserWithPasswordPayload');
+      expect(renamed).toMatchObject({ user: { id: user.id, name: newName.toLowerCase() } });
       expect(renamed.password).toMatch(/^[A-Za-z0-9_-]{16}$/);
       expect(await canSignIn(newName.toLowerCase(), renamed.password)).toBe(true);
       expect(await canSignIn(user.name, user.password)).toBe(false);
@@ -635,7 +659,7 @@ describe.each(MODES)('user administration through GraphQL (%s)', (mode) => {
       expect(await call(admin.token, RENAME_USER, { id: user.id, username: 'root' })).toMatchObject({ __typename: 'ConflictError' });
       const digits = await call(admin.token, RENAME_USER, { id: user.id, username: '12345' });
       expect(digits).toMatchObject({ __typename: 'ValidationError', status: 400 });
-      expect(digits.message).toMatch(/^Username is invalid/);
+      expect(member(digits, 'ValidationError').message).toMatch(/^Username is invalid/);
       expect(await call(admin.token, RENAME_USER, { id: user.id, username: uniqueUsername('x'), password: 'short' })).toMatchObject({
         __typename: 'ValidationError',
         message: 'Password must be 8 to 1024 characters long',

@@ -12,7 +12,7 @@ const nested = (ofTypes: number) => `query Deep { __type(name: "Query") { fields
 
 describe('v1 method documents are held to the query limits at start-up', () => {
   it('accepts a document at the limits', () => {
-    expect(new MethodTable(buildSchema(), [method(nested(8))]).size).toBe(1);
+    expect(new MethodTable(buildSchema(), [method(nested(8))]).get('/v1/test/limits')).toBeDefined();
   });
 
   it.each([

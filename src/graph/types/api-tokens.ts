@@ -1,10 +1,11 @@
 import type { ApiTokenSortField } from '../../domain/api-tokens.ts';
 import type { ApiTokenRow } from '../../db/schema.ts';
 import { NotFoundError, ValidationError } from '../../domain/errors.ts';
+import { permissionMapOf } from '../../domain/permissions.ts';
 import { builder } from '../builder.ts';
 import { UserRef } from './users.ts';
 import { offsetConnection } from '../connections.ts';
-import { actorOf, OrderDirection, permissionMapOf, PermissionInput, PermissionStateRef, sortOrders } from './common.ts';
+import { actorOf, OrderDirection, PermissionInput, PermissionStateRef, sortOrders } from './common.ts';
 
 export const ApiTokenRef = builder.objectRef<ApiTokenRow>('ApiToken').implement({
   description: "One of the viewer's API tokens. The secret is shown once, when the token is created.",

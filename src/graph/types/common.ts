@@ -1,4 +1,3 @@
-import type { PermissionMap } from '../../db/schema.ts';
 import type { PermissionState } from '../../domain/permissions.ts';
 import type { AuthenticatedPrincipal } from '../../domain/principal.ts';
 import type { SortDirection, SortOrder } from '../../domain/list-query.ts';
@@ -26,12 +25,6 @@ export const PermissionInput = builder.inputType('PermissionInput', {
     enabled: t.boolean({ required: true }),
   }),
 });
-
-export function permissionMapOf(inputs: readonly { name: string; enabled: boolean }[]): PermissionMap {
-  const map: PermissionMap = {};
-  for (const { name, enabled } of inputs) map[name] = enabled;
-  return map;
-}
 
 /** The signed-in principal of a field that requires one (its auth scope has already run). */
 export function actorOf(context: GraphContext): AuthenticatedPrincipal {

@@ -1,10 +1,11 @@
 import type { UserRow } from '../../db/schema.ts';
 import { ConflictError, NotAllowedError, NotFoundError, ValidationError } from '../../domain/errors.ts';
+import { permissionMapOf } from '../../domain/permissions.ts';
 import { avatarUrl } from '../../domain/user-fields.ts';
 import type { UserSortField } from '../../domain/users.ts';
 import { builder } from '../builder.ts';
 import { offsetConnection } from '../connections.ts';
-import { actorOf, OrderDirection, permissionMapOf, PermissionInput, PermissionStateRef, sortOrders } from './common.ts';
+import { actorOf, OrderDirection, PermissionInput, PermissionStateRef, sortOrders } from './common.ts';
 
 export const UserRef = builder.objectRef<UserRow>('User').implement({
   description: 'An account. Root is id "1"; everybody else counts from "100".',

@@ -1,20 +1,19 @@
-import { ERROR_FIELDS, type V1Method } from '../method.ts';
-import { ok } from '../result.ts';
-import { toPermissionMap } from './shared.ts';
+import { heldPermissionMap } from '../../domain/permissions.ts';
+import { graphql } from '../graphql.ts';
+import { ErrorFields, v1Method, type V1Method } from '../method.ts';
+import { failure, ok, RpcCode } from '../result.ts';
 
 export const profileMethods: V1Method[] = [
-  {
+  v1Method({
     id: '/v1/profile/read',
     permission: 'user',
     title: 'Read user profile',
     params: [],
-    document: 'query ProfileRead { viewer { permissions user { id name email emailConfirmed telegramName avatar } } }',
+    document: graphql(`query ProfileRead { viewer { permissions user { id name email emailConfirmed telegramName avatar } } }`),
     plan: () => ({ variables: {} }),
-    result: (data) => {
-      const viewer = data.viewer as {
-        permissions: string[];
-        user: { id: string; name: string; email: string | null; emailConfirmed: boolean; telegramName: string | null; avatar: string };
-      };
+    result: ({ viewer }) => {
+      // Only guests have no viewer, and the method's permission (`user`) turns them away first.
+      if (!viewer) return failure(RpcCode.permissionDenied);
       const { user } = viewer;
       return ok({
         id: user.id,
@@ -23,22 +22,27 @@ export const profileMethods: V1Method[] = [
         email_confirmed: user.emailConfirmed,
         telegram_name: user.telegramName,
         avatar: user.avatar,
-        permissions: toPermissionMap(viewer.permissions),
+        permissions: heldPermissionMap(viewer.permissions),
       });
     },
-  },
-  {
+  }),
+  v1Method({
     id: '/v1/profile/set-password',
     permission: 'user',
     title: 'Set user password',
     params: [{ name: 'password', required: true, schema: { type: 'string' }, description: 'New password; "" generates one.' }],
-    document: `mutation ProfileSetPassword($password: String) {
-      changePassword(password: $password) { ${ERROR_FIELDS} ... on PasswordPayload { password } }
-    }`,
-    plan: ([password]) => ({ variables: { password: password || null } }),
-    result: (data) => ok({ password: (data.changePassword as { password: string }).password }),
-  },
-  {
+    document: graphql(
+      `
+        mutation ProfileSetPassword($password: String) {
+          changePassword(password: $password) { ...ErrorFields ... on PasswordPayload { password } }
+        }
+      `,
+      [ErrorFields],
+    ),
+    plan: ([password]) => ({ variables: { password: (password as string) || null } }),
+    result: (data) => ok({ password: data.changePassword.password }),
+  }),
+  v1Method({
     id: '/v1/profile/set-email',
     permission: 'user',
     title: 'Set user email',
@@ -50,11 +54,11 @@ export const profileMethods: V1Method[] = [
         description: 'Email address to set; when not given, the current address is removed.',
       },
     ],
-    document: `mutation ProfileSetEmail($email: String) { setEmail(email: $email) { ${ERROR_FIELDS} } }`,
-    plan: ([email]) => ({ variables: { email: email || null } }),
+    document: graphql(`mutation ProfileSetEmail($email: String) { setEmail(email: $email) { ...ErrorFields } }`, [ErrorFields]),
+    plan: ([email]) => ({ variables: { email: (email as string | undefined) || null } }),
     result: () => ok(null, { rows: 1 }),
-  },
-  {
+  }),
+  v1Method({
     id: '/v1/profile/set-telegram-username',
     permission: 'user',
     title: 'Set user telegram name',
@@ -66,17 +70,24 @@ export const profileMethods: V1Method[] = [
         description: 'Telegram username to set; when not given, the current one is removed.',
       },
     ],
-    document: `mutation ProfileSetTelegramUsername($name: String) { setTelegramUsername(telegramUsername: $name) { ${ERROR_FIELDS} } }`,
-    plan: ([name]) => ({ variables: { name: name || null } }),
+    document: graphql(
+      `
+        mutation ProfileSetTelegramUsername($name: String) {
+          setTelegramUsername(telegramUsername: $name) { ...ErrorFields }
+        }
+      `,
+      [ErrorFields],
+    ),
+    plan: ([name]) => ({ variables: { name: (name as string | undefined) || null } }),
     result: () => ok(null, { rows: 1 }),
-  },
-  {
+  }),
+  v1Method({
     id: '/v1/profile/delete-sessions',
     permission: 'user',
     title: 'Delete sessions',
     params: [],
-    document: 'mutation ProfileDeleteSessions { deleteOtherSessions { deletedCount } }',
+    document: graphql(`mutation ProfileDeleteSessions { deleteOtherSessions { deletedCount } }`),
     plan: () => ({ variables: {} }),
-    result: (data) => ok(null, { rows: (data.deleteOtherSessions as { deletedCount: number }).deletedCount }),
-  },
+    result: (data) => ok(null, { rows: data.deleteOtherSessions.deletedCount }),
+  }),
 ];

@@ -1,26 +1,47 @@
-import { ERROR_FIELDS, type V1Method } from '../method.ts';
+import { heldPermissionMap } from '../../domain/permissions.ts';
+import { graphql, readFragment, type FragmentOf } from '../graphql.ts';
+import { ErrorFields, v1Method, type V1Method } from '../method.ts';
 import { ok } from '../result.ts';
-import { toPermissionMap } from './shared.ts';
 
-interface Viewer {
-  permissions: string[];
-  user: { id: string; name: string; avatar: string };
-}
-
-const VIEWER_FIELDS = 'permissions user { id name avatar }';
+const ViewerFields = graphql(`
+  fragment ViewerFields on Viewer { permissions user { id name avatar } }
+`);
 
 /** The `auth` object of sign-in results. */
-function auth(viewer: Viewer) {
+function auth(fragment: FragmentOf<typeof ViewerFields>) {
+  const viewer = readFragment(ViewerFields, fragment);
   return {
     user_id: viewer.user.id,
     username: viewer.user.name,
-    permissions: toPermissionMap(viewer.permissions),
+    permissions: heldPermissionMap(viewer.permissions),
     avatar: viewer.user.avatar,
   };
 }
 
+const SignIn = graphql(
+  `
+    mutation SignIn($input: SignInInput!) {
+      signIn(input: $input) {
+        ...ErrorFields
+        ... on RateLimitedError { retryAfterSeconds }
+        ... on SignInPayload { token viewer { ...ViewerFields } }
+      }
+    }
+  `,
+  [ErrorFields, ViewerFields],
+);
+
+const Resume = graphql(
+  `
+    mutation Resume($required: [String!]) {
+      resumeSession(requiredPermissions: $required) { ...ErrorFields ... on ViewerPayload { viewer { ...ViewerFields } } }
+    }
+  `,
+  [ErrorFields, ViewerFields],
+);
+
 export const sessionMethods: V1Method[] = [
-  {
+  v1Method({
     id: '/v1/session/signin',
     permission: '*',
     title: 'Signin',
@@ -43,39 +64,29 @@ export const sessionMethods: V1Method[] = [
         description: 'Only a user holding one of these permissions may sign in; null or [] checks nothing.',
       },
     ],
-    document: `mutation SignIn($input: SignInInput!) {
-      signIn(input: $input) {
-        ${ERROR_FIELDS} ... on RateLimitedError { retryAfterSeconds }
-        ... on SignInPayload { token viewer { ${VIEWER_FIELDS} } }
-      }
-    }
-    mutation Resume($required: [String!]) {
-      resumeSession(requiredPermissions: $required) { ${ERROR_FIELDS} ... on ViewerPayload { viewer { ${VIEWER_FIELDS} } } }
-    }`,
+    document: [SignIn, Resume],
     plan: ([credentials, required]) => {
       const requiredPermissions = (required as string[] | null | undefined) ?? null;
       if (!credentials) return { operation: 'Resume', variables: { required: requiredPermissions } };
       const { username, password } = credentials as { username: string; password: string };
       return { operation: 'SignIn', variables: { input: { username, password, requiredPermissions } } };
     },
-    result: (data, _call, plan) => {
-      if (plan.operation === 'Resume') {
-        return ok({ auth: auth((data.resumeSession as { viewer: Viewer }).viewer), settings: {} });
-      }
-      const { token, viewer } = data.signIn as { token: string; viewer: Viewer };
+    result: (data) => {
+      if ('resumeSession' in data) return ok({ auth: auth(data.resumeSession.viewer), settings: {} });
+      const { token, viewer } = data.signIn;
       return ok({ token, auth: auth(viewer), settings: {} });
     },
-  },
-  {
+  }),
+  v1Method({
     id: '/v1/session/signout',
     permission: '*',
     title: 'Signout',
     params: [],
-    document: `mutation SignOut { signOut { ${ERROR_FIELDS} } }`,
+    document: graphql(`mutation SignOut { signOut { ...ErrorFields } }`, [ErrorFields]),
     plan: () => ({ variables: {} }),
     result: () => ok(),
-  },
-  {
+  }),
+  v1Method({
     id: '/v1/session/signup',
     permission: '*',
     title: 'Signup',
@@ -100,9 +111,9 @@ export const sessionMethods: V1Method[] = [
         },
       },
     ],
-    document: `mutation SignUp($input: SignUpInput!) { signUp(input: $input) { ${ERROR_FIELDS} } }`,
+    document: graphql(`mutation SignUp($input: SignUpInput!) { signUp(input: $input) { ...ErrorFields } }`, [ErrorFields]),
     plan: ([fields]) => {
-      const given = fields as Record<string, string | undefined>;
+      const given = fields as { username: string; password?: string; email?: string; telegram_name?: string; telegram_username?: string };
       return {
         variables: {
           input: {
@@ -115,5 +126,5 @@ export const sessionMethods: V1Method[] = [
       };
     },
     result: () => ok(undefined, undefined, 'You were registered.'),
-  },
+  }),
 ];

@@ -1,52 +1,51 @@
+import { heldPermissionMap, permissionEntries, type PermissionEntry } from '../../domain/permissions.ts';
 import { apiReadSchema, parseApiRead, readResult, type ApiReadQuery, type ApiReadSpec } from '../api-read.ts';
-import { ERROR_FIELDS, type ParamSpec, type V1Method } from '../method.ts';
+import { graphql, readFragment, type FragmentOf, type TadaDocumentNode } from '../graphql.ts';
+import { v1Method, type Answered, type ParamSpec, type V1Method } from '../method.ts';
 import { failure, ok, type V1Result } from '../result.ts';
 
-/** `{ name: true }` for each listed permission, the map shape v1 results use. */
-export function toPermissionMap(names: readonly string[]): Record<string, true> {
-  const map: Record<string, true> = {};
-  for (const name of names) map[name] = true;
-  return map;
-}
-
-/** A v1 `{ name: bool }` map as the GraphQL `[PermissionInput!]!` list. */
-export function toPermissionInputs(map: Record<string, unknown>): { name: string; enabled: boolean }[] {
-  return Object.entries(map).map(([name, enabled]) => ({ name, enabled: enabled === true }));
-}
+/** The data of a document: its root fields. */
+type Data = Record<string, unknown>;
 
 /** `[{ id, enabled, name, description }]`: v1 calls the permission name both `id` and `name`. */
 export function toPermissionStates(states: readonly { name: string; description: string; enabled: boolean }[]) {
   return states.map(({ name, description, enabled }) => ({ id: name, enabled, name, description }));
 }
 
-/** Connection variables for an apiRead query; `sortFields` maps v1 sort names to the GraphQL enum. */
-export function readVariables(query: ApiReadQuery, sortFields: Readonly<Record<string, string>>) {
-  const filter: Record<string, unknown> = {};
-  for (const [name, { value }] of Object.entries(query.where)) filter[name] = value;
+/** The GraphQL order enum value of each sortable v1 field of users and API tokens. */
+const RECORD_SORT_FIELDS = { id: 'ID', name: 'NAME', created: 'CREATED_AT', enabled: 'ENABLED' } as const;
+
+/** The variables of a connection read: users and API tokens take the same ones. */
+export interface ConnectionVariables {
+  readonly first: number;
+  readonly offset: number;
+  readonly filter: { readonly id?: string; readonly search?: string };
+  readonly orderBy: { readonly field: (typeof RECORD_SORT_FIELDS)[keyof typeof RECORD_SORT_FIELDS]; readonly direction: 'ASC' | 'DESC' }[];
+}
+
+/** Connection variables for an apiRead query over users or API tokens. */
+function readVariables(query: ApiReadQuery): ConnectionVariables {
+  const filter: { id?: string; search?: string } = {};
+  // The spec declares `id` and `search`, both strings, and the parameter schema admitted only those.
+  for (const [name, { value }] of Object.entries(query.where)) filter[name as 'id' | 'search'] = value as string;
   if (query.id !== null) filter.id = query.id;
   return {
     first: query.id !== null ? 1 : query.limit,
     offset: query.id !== null ? 0 : query.offset,
     filter,
-    orderBy: query.order.map(([field, direction]) => ({ field: sortFields[field], direction: direction.toUpperCase() })),
+    orderBy: query.order.map(([field, direction]) => ({
+      field: RECORD_SORT_FIELDS[field as keyof typeof RECORD_SORT_FIELDS],
+      direction: direction === 'asc' ? 'ASC' : 'DESC',
+    })),
   };
 }
 
-export interface UserNode {
-  id: string;
-  name: string;
-  email: string | null;
-  emailConfirmed: boolean;
-  telegramName: string | null;
-  enabled: boolean;
-  permissions: string[];
-  createdAt: string;
-  avatar: string;
-}
+export const UserFields = graphql(`
+  fragment UserFields on User { id name email emailConfirmed telegramName enabled permissions createdAt avatar }
+`);
 
-export const USER_FIELDS = 'id name email emailConfirmed telegramName enabled permissions createdAt avatar';
-
-export function toV1User(user: UserNode) {
+export function toV1User(fragment: FragmentOf<typeof UserFields>) {
+  const user = readFragment(UserFields, fragment);
   return {
     id: user.id,
     name: user.name,
@@ -54,7 +53,7 @@ export function toV1User(user: UserNode) {
     email_confirmed: user.emailConfirmed,
     telegram_name: user.telegramName,
     enabled: user.enabled,
-    permissions: toPermissionMap(user.permissions),
+    permissions: heldPermissionMap(user.permissions),
     created: user.createdAt,
     avatar: user.avatar,
   };
@@ -62,7 +61,7 @@ export function toV1User(user: UserNode) {
 
 /**
  * The apiRead options of users and API tokens: `where.id` (=), `where.search` (like); sortable by
- * id, name, created and enabled (the GraphQL order enum values below).
+ * id, name, created and enabled (the GraphQL order enum values of RECORD_SORT_FIELDS).
  */
 export function recordReadSpec(defaultOrder: ApiReadSpec['defaultOrder']): ApiReadSpec {
   return {
@@ -78,49 +77,48 @@ export function recordReadSpec(defaultOrder: ApiReadSpec['defaultOrder']): ApiRe
   };
 }
 
-export const RECORD_SORT_FIELDS = { id: 'ID', name: 'NAME', created: 'CREATED_AT', enabled: 'ENABLED' } as const;
+/** A page of a GraphQL connection, as the read documents select it. */
+interface ConnectionPage<N> {
+  readonly totalCount: number;
+  readonly edges: readonly { readonly node: N }[];
+}
 
-/** A v1 apiRead method over a GraphQL connection that takes `first`, `offset`, `filter` and `orderBy`. */
-export interface ConnectionRead<N> {
+/** A v1 apiRead method over a GraphQL connection that takes the `ConnectionVariables`. */
+export interface ConnectionRead<R extends Data, N> {
   readonly id: string;
   readonly permission: string;
   readonly title: string;
   readonly spec: ApiReadSpec;
-  /** v1 sort field → the GraphQL order enum value. */
-  readonly sortFields: Readonly<Record<string, string>>;
-  readonly connection: string;
-  readonly filterType: string;
-  readonly orderType: string;
-  readonly nodeFields: string;
+  readonly document: TadaDocumentNode<R, ConnectionVariables>;
+  /** The connection in the document's data. */
+  readonly connection: (data: Answered<TadaDocumentNode<R, ConnectionVariables>>) => ConnectionPage<N>;
   readonly toRow: (node: N) => unknown;
 }
 
-export function connectionReadMethod<N>(read: ConnectionRead<N>): V1Method {
-  const operation = `${read.connection[0]!.toUpperCase()}${read.connection.slice(1)}Read`;
-  return {
+export function connectionReadMethod<R extends Data, N>(read: ConnectionRead<R, N>): V1Method {
+  return v1Method({
     id: read.id,
     permission: read.permission,
     title: read.title,
     params: [{ name: 'options', required: false, schema: apiReadSchema(read.spec) }],
-    document: `query ${operation}($first: Int, $offset: Int, $filter: ${read.filterType}, $orderBy: [${read.orderType}!]) {
-      ${read.connection}(first: $first, offset: $offset, filter: $filter, orderBy: $orderBy) {
-        totalCount
-        edges { node { ${read.nodeFields} } }
-      }
-    }`,
+    document: read.document,
     plan: ([options]) => {
       const query = parseApiRead(options, read.spec);
-      return { variables: readVariables(query, read.sortFields), single: query.id !== null };
+      return { variables: readVariables(query), single: query.id !== null };
     },
     result: (data, _call, plan) => {
-      const connection = data[read.connection] as { totalCount: number; edges: { node: N }[] };
+      const connection = read.connection(data);
       const rows = connection.edges.map(({ node }) => read.toRow(node));
       if (plan.single) return ok(rows[0] ?? null);
       const { data: page, meta } = readResult(rows, connection.totalCount);
       return ok(page, meta);
     },
-  };
+  });
 }
+
+type IdVariables = { readonly id: string };
+// Mutable arrays: the document's variables type says `T[]`, which a readonly array does not satisfy.
+type PermissionsVariables = IdVariables & { readonly permissions: PermissionEntry[] };
 
 /** A v1 module managing records that have an enabled flag and permissions (users, API tokens). */
 export interface ManagedRecords {
@@ -131,51 +129,53 @@ export interface ManagedRecords {
   readonly noun: string;
   /** The positional parameter naming the record (`user_id`, `token_id`). */
   readonly target: ParamSpec;
-  /** The GraphQL query field that finds one record by id (null when there is none). */
-  readonly lookup: string;
   readonly notFound: string;
-  /** GraphQL mutations and payload type, e.g. `setUserEnabled` / `SetUserEnabledPayload`. */
-  readonly setEnabled: { readonly mutation: string; readonly payload: string };
-  readonly setPermissions: (mode: 'set' | 'update') => string;
 }
 
-const operationName = (field: string, prefix = '') => `${prefix}${field[0]!.toUpperCase()}${field.slice(1)}`;
-
 /** `set-enabled`: 200 when the state changed, 204 when it already was so. */
-export function setEnabledMethod(records: ManagedRecords): V1Method {
-  const { mutation, payload } = records.setEnabled;
-  return {
+export function setEnabledMethod<R extends Data>(
+  records: ManagedRecords,
+  document: TadaDocumentNode<R, IdVariables & { readonly enabled: boolean }>,
+  changed: (data: Answered<TadaDocumentNode<R>>) => boolean,
+): V1Method {
+  return v1Method({
     id: `${records.module}/set-enabled`,
     permission: records.permission,
     title: `Set ${records.noun} enabled`,
     params: [records.target, { name: 'enabled', required: true, schema: { type: 'boolean' } }],
-    document: `mutation ${operationName(mutation)}($id: ID!, $enabled: Boolean!) {
-      ${mutation}(id: $id, enabled: $enabled) { ${ERROR_FIELDS} ... on ${payload} { changed } }
-    }`,
-    plan: ([id, enabled]) => ({ variables: { id, enabled } }),
-    result: (data) => changedResult((data[mutation] as { changed: boolean }).changed),
-  };
+    document,
+    plan: ([id, enabled]) => ({ variables: { id: id as string, enabled: enabled as boolean } }),
+    result: (data) => changedResult(changed(data)),
+  });
+}
+
+/** The documents of the permission trio, and where the permission states sit in the first one's data. */
+export interface PermissionDocuments<G extends Data, S extends Data, U extends Data> {
+  readonly get: TadaDocumentNode<G, IdVariables>;
+  /** The record's permission states; null when there is no such record. */
+  readonly states: (data: Answered<TadaDocumentNode<G>>) => readonly { name: string; description: string; enabled: boolean }[] | null;
+  /** Replaces the permissions. */
+  readonly set: TadaDocumentNode<S, PermissionsVariables>;
+  /** Merges the permissions into the current ones. */
+  readonly update: TadaDocumentNode<U, PermissionsVariables>;
 }
 
 /** `get-permissions`, `set-permissions` (replace) and `update-permissions` (merge). */
-export function permissionMethods(records: ManagedRecords): V1Method[] {
-  const get: V1Method = {
+export function permissionMethods<G extends Data, S extends Data, U extends Data>(records: ManagedRecords, documents: PermissionDocuments<G, S, U>): V1Method[] {
+  const get = v1Method({
     id: `${records.module}/get-permissions`,
     permission: records.permission,
     title: `Get ${records.noun} permissions`,
     params: [records.target],
-    document: `query ${operationName(records.lookup, 'Get')}Permissions($id: ID!) {
-      ${records.lookup}(id: $id) { permissionStates { name description enabled } }
-    }`,
-    plan: ([id]) => ({ variables: { id } }),
+    document: documents.get,
+    plan: ([id]) => ({ variables: { id: id as string } }),
     result: (data) => {
-      const record = data[records.lookup] as { permissionStates: { name: string; description: string; enabled: boolean }[] } | null;
-      return record ? ok(toPermissionStates(record.permissionStates)) : failure(404, records.notFound);
+      const states = documents.states(data);
+      return states ? ok(toPermissionStates(states)) : failure(404, records.notFound);
     },
-  };
-  const change = (['set', 'update'] as const).map((mode): V1Method => {
-    const mutation = records.setPermissions(mode);
-    return {
+  });
+  const change = (['set', 'update'] as const).map((mode) =>
+    v1Method({
       id: `${records.module}/${mode}-permissions`,
       permission: records.permission,
       title: `${mode === 'set' ? 'Set' : 'Update'} ${records.noun} permissions`,
@@ -191,17 +191,15 @@ export function permissionMethods(records: ManagedRecords): V1Method[] {
               : 'Permission name → `true` to enable it; other permissions stay as they are.',
         },
       ],
-      document: `mutation ${operationName(mutation)}($id: ID!, $permissions: [PermissionInput!]!) {
-        ${mutation}(id: $id, permissions: $permissions) { ${ERROR_FIELDS} }
-      }`,
-      plan: ([id, permissions]) => ({ variables: { id, permissions: toPermissionInputs(permissions as Record<string, unknown>) } }),
+      document: documents[mode],
+      plan: ([id, permissions]) => ({ variables: { id: id as string, permissions: permissionEntries(permissions as Record<string, unknown>) } }),
       result: () => ok(),
-    };
-  });
+    }),
+  );
   return [get, ...change];
 }
 
 /** set-enabled answers 200 when the state changed and 204 when it already was so. */
-export function changedResult(changed: boolean): V1Result {
+function changedResult(changed: boolean): V1Result {
   return changed ? ok(null, { rows: 1 }) : { status: 204, meta: { rows: 0 } };
 }

@@ -1,20 +1,21 @@
+import { graphql } from '../graphql.ts';
+import { v1Method, type V1Method } from '../method.ts';
 import { failure, ok, RpcCode } from '../result.ts';
 import { isStoredFile } from '../upload.ts';
-import type { V1Method } from '../method.ts';
 
 export const UPLOAD_MAX_BYTES = 10 * 1024 * 1024;
 
 export const testMethods: V1Method[] = [
-  {
+  v1Method({
     id: '/v1/test/test',
     permission: '*',
     title: 'Test',
     params: [{ name: 'args', required: false, schema: { type: 'string' } }],
-    document: 'query TestTest { serverTime }',
+    document: graphql(`query TestTest { serverTime }`),
     plan: () => ({ variables: {} }),
     result: (data) => ok(data.serverTime),
-  },
-  {
+  }),
+  v1Method({
     id: '/v1/test/upload',
     permission: '*',
     title: 'Test upload',
@@ -23,11 +24,11 @@ export const testMethods: V1Method[] = [
       { name: 'data', required: false, schema: { type: ['string', 'object'] } },
     ],
     upload: { maxBytes: UPLOAD_MAX_BYTES },
-    document: 'mutation TestUpload($file: File, $data: JSON) { testUpload(file: $file, data: $data) { data } }',
+    document: graphql(`mutation TestUpload($file: File, $data: JSON) { testUpload(file: $file, data: $data) { data } }`),
     plan: ([file, data]) =>
       file === null || file === undefined || isStoredFile(file)
         ? { variables: { file: file ?? null, data: data ?? null } }
         : failure(RpcCode.invalidParams, 'Parameter "file" is invalid'),
-    result: (data) => ok((data.testUpload as { data: unknown }).data),
-  },
+    result: (data) => ok(data.testUpload.data),
+  }),
 ];
