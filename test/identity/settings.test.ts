@@ -3,19 +3,35 @@ import { getTableColumns } from 'drizzle-orm';
 import { settings as settingsTable } from '../../src/db/schema.ts';
 import { SETTINGS, smtpSettingsFromUrl } from '../../src/domain/settings.ts';
 import { MODES, ROOT_PASSWORD, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { createApiToken, createSignedInUser, ERROR_FIELDS, gql, ok, only, rootSession, type TypedResult } from '../helpers/graphql.ts';
+import { print } from 'graphql';
+import { graphql, type ResultOf, type VariablesOf } from '../../src/rpc-facade/graphql.ts';
+import { createApiToken, createSignedInUser, ErrorFields, gql, member, ok, rootSession } from '../helpers/graphql.ts';
 
-const SETTINGS_FIELDS = `appUrl smtpHostname smtpPort smtpUsername smtpPasswordSet smtpFrom smtpTls signupEnabled
-  signinIpLimit signinIpFailureLimit signinIpWindowSeconds signinAccountLimit signinAccountLockoutSeconds
-  signinAccountMaxLockoutSeconds signinAccountWindowSeconds emailIpLimit emailAccountLimit emailWindowSeconds
-  callLogRetentionDays notificationRetentionDays updatedAt`;
-const READ = `{ settings { ${SETTINGS_FIELDS} } }`;
-const UPDATE = `mutation($input: SettingsInput!) {
-  updateSettings(input: $input) { __typename ... on SettingsPayload { settings { ${SETTINGS_FIELDS} } } ${ERROR_FIELDS} ... on ValidationError { field } }
-}`;
+const SettingsFields = graphql(`
+  fragment SettingsFields on Settings @_unmask {
+    appUrl smtpHostname smtpPort smtpUsername smtpPasswordSet smtpFrom smtpTls signupEnabled
+    signinIpLimit signinIpFailureLimit signinIpWindowSeconds signinAccountLimit signinAccountLockoutSeconds
+    signinAccountMaxLockoutSeconds signinAccountWindowSeconds emailIpLimit emailAccountLimit emailWindowSeconds
+    callLogRetentionDays notificationRetentionDays updatedAt
+  }
+`);
+const READ = graphql(`query ReadSettings { settings { ...SettingsFields } }`, [SettingsFields]);
+const UPDATE = graphql(
+  `
+    mutation UpdateSettings($input: SettingsInput!) {
+      updateSettings(input: $input) {
+        __typename
+        ... on SettingsPayload { settings { ...SettingsFields } }
+        ...ErrorFields
+        ... on ValidationError { field }
+      }
+    }
+  `,
+  [SettingsFields, ErrorFields],
+);
 
-type SettingsView = Record<string, unknown> & { smtpPasswordSet: boolean; updatedAt: string };
-type Answer = TypedResult & { settings: SettingsView; field: string | null };
+type SettingsView = ResultOf<typeof SettingsFields>;
+type SettingsInput = VariablesOf<typeof UPDATE>['input'];
 
 describe.each(MODES)('settings through GraphQL (%s)', (mode) => {
   let gw: TestGateway;
@@ -28,8 +44,10 @@ describe.each(MODES)('settings through GraphQL (%s)', (mode) => {
   });
   afterAll(() => gw?.close());
 
-  const read = async (token = root) => ok(await gql<{ settings: SettingsView }>(gw, READ, {}, token)).settings;
-  const update = async (input: Record<string, unknown>, token = root) => only<Answer>(await gql(gw, UPDATE, { input }, token));
+  const read = async (token = root) => ok(await gql(gw, READ, {}, token)).settings;
+  const answer = async (input: SettingsInput, token = root) => ok(await gql(gw, UPDATE, { input }, token)).updateSettings;
+  /** Changes settings that must be accepted, and gives the settings after the change. */
+  const update = async (input: SettingsInput, token = root) => member(await answer(input, token), 'SettingsPayload').settings;
   const withoutTime = ({ updatedAt: _updatedAt, ...rest }: SettingsView) => rest;
 
   it('reads the settings (SMTP ones seeded from SMTP_URL) without any secret', async () => {
@@ -67,32 +85,31 @@ describe.each(MODES)('settings through GraphQL (%s)', (mode) => {
 
   it('changes only the given settings', async () => {
     const before = await read();
-    const answer = await update({ appUrl: 'https://app.example.com/base', smtpPort: 2525, smtpFrom: 'Team <team@example.com>' });
-    expect(answer.__typename).toBe('SettingsPayload');
+    const changed = await update({ appUrl: 'https://app.example.com/base', smtpPort: 2525, smtpFrom: 'Team <team@example.com>' });
     const expected = { ...withoutTime(before), appUrl: 'https://app.example.com/base', smtpPort: 2525, smtpFrom: 'Team <team@example.com>' };
-    expect(withoutTime(answer.settings)).toEqual(expected);
+    expect(withoutTime(changed)).toEqual(expected);
     expect(withoutTime(await read())).toEqual(expected);
     expect(Date.parse((await read()).updatedAt)).toBeGreaterThanOrEqual(Date.parse(before.updatedAt));
 
     const tls = await update({ smtpTls: 'NONE', smtpHostname: 'mail.example.com', smtpUsername: 'mailer' });
-    expect(withoutTime(tls.settings)).toEqual({ ...expected, smtpTls: 'NONE', smtpHostname: 'mail.example.com', smtpUsername: 'mailer' });
+    expect(withoutTime(tls)).toEqual({ ...expected, smtpTls: 'NONE', smtpHostname: 'mail.example.com', smtpUsername: 'mailer' });
     // An empty input changes nothing.
     const unchanged = await update({});
-    expect(withoutTime(unchanged.settings)).toEqual(withoutTime(tls.settings));
+    expect(withoutTime(unchanged)).toEqual(withoutTime(tls));
   });
 
   it('takes the SMTP password write-only, and null clears nullable settings', async () => {
-    expect((await update({ smtpPassword: null })).settings.smtpPasswordSet).toBe(false);
-    const answer = await update({ smtpPassword: 'the smtp secret' });
-    expect(answer.settings.smtpPasswordSet).toBe(true);
-    expect(JSON.stringify(answer)).not.toContain('the smtp secret');
+    expect((await update({ smtpPassword: null })).smtpPasswordSet).toBe(false);
+    const withPassword = await answer({ smtpPassword: 'the smtp secret' });
+    expect(member(withPassword, 'SettingsPayload').settings.smtpPasswordSet).toBe(true);
+    expect(JSON.stringify(withPassword)).not.toContain('the smtp secret');
     expect((await read()).smtpPasswordSet).toBe(true);
-    expect((await update({ smtpPassword: null })).settings.smtpPasswordSet).toBe(false);
-    expect((await update({ smtpPassword: '' })).settings.smtpPasswordSet).toBe(false);
+    expect((await update({ smtpPassword: null })).smtpPasswordSet).toBe(false);
+    expect((await update({ smtpPassword: '' })).smtpPasswordSet).toBe(false);
 
     await update({ appUrl: 'http://localhost:3000', smtpHostname: 'smtp.example.com', smtpPort: 465, smtpUsername: 'u', smtpFrom: 'a@b.co' });
     const cleared = await update({ appUrl: null, smtpHostname: null, smtpPort: null, smtpUsername: null, smtpFrom: null });
-    expect(cleared.settings).toMatchObject({ appUrl: null, smtpHostname: null, smtpPort: null, smtpUsername: null, smtpFrom: null });
+    expect(cleared).toMatchObject({ appUrl: null, smtpHostname: null, smtpPort: null, smtpUsername: null, smtpFrom: null });
   });
 
   it.each([
@@ -126,16 +143,18 @@ describe.each(MODES)('settings through GraphQL (%s)', (mode) => {
   ])('refuses %s = %j with ValidationError and writes nothing', async (name, value) => {
     const before = await read();
     // A valid change in the same input must not be written either.
-    const answer = await update({ emailIpLimit: 77, [name]: value });
-    expect(answer).toMatchObject({ __typename: 'ValidationError', code: 'INVALID_INPUT', status: 400, field: name });
-    expect(answer.message).toContain(`"${name}"`);
+    // Values the GraphQL input type accepts but the setting's rule refuses.
+    const refused = member(await answer({ emailIpLimit: 77, [name]: value }), 'ValidationError');
+    expect(refused).toMatchObject({ code: 'INVALID_INPUT', status: 400, field: name });
+    expect(refused.message).toContain(`"${name}"`);
     expect(await read()).toEqual(before);
   });
 
   it('refuses values of the wrong type with a 400 GraphQL error and writes nothing', async () => {
     const before = await read();
     for (const input of [{ smtpTls: 'SSL' }, { smtpPort: 'twenty-five' }, { signupEnabled: 'yes' }, { smtpPort: 1.5 }, { noSuchSetting: 1 }]) {
-      const result = await gql(gw, UPDATE, { input }, root);
+      // Values of the wrong GraphQL type, so the document goes as plain text.
+      const result = await gql(gw, print(UPDATE), { input }, root);
       expect(result.status, JSON.stringify(input)).toBe(400);
       expect(result.data).toBeUndefined();
       expect(result.errors?.[0]?.extensions).toMatchObject({ status: 400 });
@@ -148,7 +167,7 @@ describe.each(MODES)('settings through GraphQL (%s)', (mode) => {
     const plain = await createSignedInUser(gw, root);
     const adminToken = await createApiToken(gw, admin.token);
     expect((await read(admin.token)).signupEnabled).toBe(true);
-    expect((await update({ emailIpLimit: 11 }, admin.token)).__typename).toBe('SettingsPayload');
+    expect((await update({ emailIpLimit: 11 }, admin.token)).emailIpLimit).toBe(11);
     const before = await read();
     for (const [token, code] of [
       [plain.token, 'FORBIDDEN'],
