@@ -29,8 +29,8 @@ interface Engine {
 }
 
 function scenarios(open: () => Promise<Engine>) {
-  it('keeps the window an admin set, and moves the old default ceiling of 30 to the new default', async () => {
-    expect(folders).toContain(MIGRATION);
+  /** A fresh database with every migration before the sign-in limits one applied. */
+  const openBeforeMigration = async () => {
     const engine = await open();
     const before = foldersBefore();
     try {
@@ -38,6 +38,12 @@ function scenarios(open: () => Promise<Engine>) {
     } finally {
       rmSync(before, { recursive: true, force: true });
     }
+    return engine;
+  };
+
+  it('keeps the window an admin set, and moves the old default ceiling of 30 to the new default', async () => {
+    expect(folders).toContain(MIGRATION);
+    const engine = await openBeforeMigration();
     await engine.run(sql`insert into settings (id, signin_window_seconds) values (1, 1200)`);
     expect(await engine.migrate(ALL)).toBeUndefined();
     const [row] = await engine.run(sql`select * from settings`);
@@ -54,13 +60,7 @@ function scenarios(open: () => Promise<Engine>) {
   });
 
   it('keeps a ceiling an admin chose', async () => {
-    const engine = await open();
-    const before = foldersBefore();
-    try {
-      expect(await engine.migrate(before)).toBeUndefined();
-    } finally {
-      rmSync(before, { recursive: true, force: true });
-    }
+    const engine = await openBeforeMigration();
     await engine.run(sql`insert into settings (id, signin_ip_limit) values (1, 50)`);
     expect(await engine.migrate(ALL)).toBeUndefined();
     expect((await engine.run(sql`select signin_ip_limit from settings`))[0]).toEqual({ signin_ip_limit: 50 });

@@ -15,8 +15,9 @@ import {
   waitFor,
   type Endpoint,
 } from '../helpers/graphql.ts';
-import { createRedisPrefix, createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../helpers/services.ts';
-import { spawnGateway, type SpawnedGateway } from '../helpers/spawn.ts';
+import { startTwoNodes, type TwoNodes } from '../helpers/cluster.ts';
+import { TEST_REDIS_URL } from '../helpers/services.ts';
+import type { SpawnedGateway } from '../helpers/spawn.ts';
 
 /** "Within one second": polled every 50 ms. */
 const WITHIN_MS = 1000;
@@ -190,30 +191,20 @@ async function openTicking(endpoint: Endpoint, token: string | null): Promise<Ti
 }
 
 describe('revocation across gateway processes (production: PostgreSQL + Redis)', () => {
-  let database: TestDatabase | undefined;
-  let redis: { prefix: string; clear(): Promise<void> } | undefined;
+  let nodes: TwoNodes | undefined;
   let a: SpawnedGateway | undefined;
   let b: SpawnedGateway | undefined;
   let root: string;
 
   beforeAll(async () => {
-    [database, redis] = await Promise.all([createTestDatabase(), createRedisPrefix()]);
     // Both processes share the database and the Redis key prefix (REDIS_PREFIX), as the nodes of one deployment do.
-    const env = {
-      DATABASE_URL: database.url,
-      REDIS_URL: TEST_REDIS_URL,
-      REDIS_PREFIX: redis.prefix,
-      NODE_ENV: 'production',
-      PERMISSIONS: 'billing',
-    };
-    [a, b] = await Promise.all([spawnGateway(env), spawnGateway(env)]);
+    nodes = await startTwoNodes({ PERMISSIONS: 'billing' });
+    ({ a, b } = nodes);
     root = await rootSession(a, ROOT_PASSWORD);
   });
 
   afterAll(async () => {
-    const stopped = await Promise.all([a?.stop(), b?.stop()]);
-    await Promise.all([database?.drop(), redis?.clear()]);
-    for (const result of stopped) if (result) expect(result.code).toBe(0);
+    for (const result of (await nodes?.stop()) ?? []) expect(result.code).toBe(0);
   });
 
   it('runs two separate processes on one database', async () => {
@@ -225,7 +216,7 @@ describe('revocation across gateway processes (production: PostgreSQL + Redis)',
     // Their sign-in counters live under this suite's prefix, nowhere near other suites' keys.
     const client = new Redis(TEST_REDIS_URL);
     try {
-      expect(await client.keys(`${redis!.prefix}counter:signin:*`)).not.toEqual([]);
+      expect(await client.keys(`${nodes!.redisPrefix}counter:signin:*`)).not.toEqual([]);
     } finally {
       client.disconnect();
     }

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { MODES, ROOT_PASSWORD, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { createUser, ERROR_FIELDS, gql, ok, signIn, type CreatedUser, type TypedResult } from '../helpers/graphql.ts';
-import { createRedisPrefix, createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../helpers/services.ts';
-import { spawnGateway, type SpawnedGateway } from '../helpers/spawn.ts';
+import { startTwoNodes, type TwoNodes } from '../helpers/cluster.ts';
+import type { SpawnedGateway } from '../helpers/spawn.ts';
 import { httpCall, mapLimit, V1_SUBPROTOCOL } from '../helpers/v1.ts';
 
 const SIGN_IN = `mutation($input: SignInInput!) {
@@ -325,28 +325,18 @@ describe.each(MODES)('sign-in limits (%s)', (mode) => {
 });
 
 describe('sign-in limits across gateway processes (production: PostgreSQL + Redis)', () => {
-  let database: TestDatabase | undefined;
-  let redis: { prefix: string; clear(): Promise<void> } | undefined;
+  let nodes: TwoNodes | undefined;
   let a: SpawnedGateway | undefined;
   let b: SpawnedGateway | undefined;
   let root: string;
 
   beforeAll(async () => {
-    [database, redis] = await Promise.all([createTestDatabase(), createRedisPrefix()]);
-    const env = {
-      DATABASE_URL: database.url,
-      REDIS_URL: TEST_REDIS_URL,
-      REDIS_PREFIX: redis.prefix,
-      NODE_ENV: 'production',
-      TRUST_PROXY: '1',
-    };
-    [a, b] = await Promise.all([spawnGateway(env), spawnGateway(env)]);
+    nodes = await startTwoNodes({ TRUST_PROXY: '1' });
+    ({ a, b } = nodes);
     root = (await signIn(a, 'root', ROOT_PASSWORD)).token;
   });
   afterAll(async () => {
-    const stopped = await Promise.all([a?.stop(), b?.stop()]);
-    await Promise.all([database?.drop(), redis?.clear()]);
-    for (const result of stopped) if (result) expect(result.code).toBe(0);
+    for (const result of (await nodes?.stop()) ?? []) expect(result.code).toBe(0);
   });
 
   it('shares the counts: the limits hold across both nodes', async () => {
