@@ -108,21 +108,30 @@ export function throughputTable(scenarios: readonly Scenario[], samples: Samples
         format.ms(medianOf(runs, (s) => s.p50)),
         format.ms(medianOf(runs, (s) => s.p99)),
         format.percent(medianOf(runs, (s) => s.serverCpu)),
+        medianOf(runs, cpuPerRequest).toFixed(1),
         format.mib(medianOf(runs, (s) => s.serverRss)),
         format.percent(medianOf(runs, (s) => s.clientCpu)),
         baseline ? `${format.ratio(ratioOf(samples, scenario.id, baseline))} ${titleOf(baseline)}` : '(baseline)',
       ];
     });
   return markdownTable(
-    ['scenario', 'req/s', 'per round', 'p50 ms', 'p99 ms', 'server CPU', 'server RSS', 'client CPU', 'vs baseline'],
+    ['scenario', 'req/s', 'per round', 'p50 ms', 'p99 ms', 'server CPU', 'CPU µs/req', 'server RSS', 'client CPU', 'vs baseline'],
     rows,
-    ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+    ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
   );
 }
 
 /**
- * Round by round: throughput, the last round against the first, and (for the gateway) heap in
- * use after each run and GC time during it, so a decline over the rounds can be traced.
+ * Server CPU time per request in µs: unlike throughput, it barely moves when other processes take
+ * CPU from the server, so a change across rounds points at the server itself.
+ */
+export function cpuPerRequest(sample: RunSample): number {
+  return (sample.serverCpu / 100 / sample.rps) * 1e6;
+}
+
+/**
+ * Round by round: throughput, the last round against the first, CPU per request and (for the
+ * gateway) heap in use after each run and GC time during it, so a decline over the rounds can be traced.
  */
 export function perRoundTable(scenarios: readonly Scenario[], samples: Samples): string {
   const rows = scenarios
@@ -135,11 +144,12 @@ export function perRoundTable(scenarios: readonly Scenario[], samples: Samples):
         runs.map((s) => format.rps(s.rps)).join(' / '),
         runs.length > 1 ? `${last >= 0 ? '+' : ''}${(last * 100).toFixed(1)}%` : '',
         runs.map((s) => format.percent(s.serverCpu)).join(' / '),
+        runs.map((s) => cpuPerRequest(s).toFixed(1)).join(' / '),
         runs.every((s) => s.heapUsed !== undefined) ? runs.map((s) => format.mib(s.heapUsed!)).join(' / ') : '',
         runs.every((s) => s.gcMs !== undefined) ? runs.map((s) => s.gcMs!.toFixed(0)).join(' / ') : '',
       ];
     });
-  return markdownTable(['scenario', 'req/s by round', 'last vs first', 'server CPU by round', 'gateway heap after', 'GC ms during'], rows);
+  return markdownTable(['scenario', 'req/s by round', 'last vs first', 'server CPU', 'server CPU µs/request', 'gateway heap after', 'GC ms during'], rows);
 }
 
 export interface TargetRow {

@@ -58,7 +58,9 @@ for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
   });
 }
 
-const progress = (line: string) => process.stderr.write(`${line}\n`);
+const suiteStart = performance.now();
+/** Progress on stderr, stamped with seconds since the start (to line up with a gateway's --trace-gc output). */
+const progress = (line: string) => process.stderr.write(`[${((performance.now() - suiteStart) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
 
 /** A scenario ready to run: the process it loads, one bounded run, and a check that answers are right. */
 interface Runnable {
@@ -224,7 +226,7 @@ async function measureStartups(label: string, start: GatewayStart, starts: reado
     const gateway = await startGateway(cleanUp, start);
     await sleep(1000);
     results.push({ mode: label, start: name, readyMs: gateway.readyMs, idleRss: rssBytes(gateway.pid) });
-    progress(`start-up  ${label}, ${name}: ${(gateway.readyMs / 1000).toFixed(2)} s`);
+    progress(`start-up  ${label}, ${name}: ${(gateway.readyMs / 1000).toFixed(2)} s (pid ${gateway.pid})`);
     if (keepLast && i === starts.length - 1) kept = gateway;
     else await gateway.stop();
   }
