@@ -51,6 +51,13 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     void exit(code);
   });
 }
+// A reader that went away (`| head`) ends the run, cleaned up like any other way out.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    void exit(1);
+  });
+}
 for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
   process.on(event, (error: unknown) => {
     console.error(`${event}:`, error);
