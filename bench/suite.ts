@@ -300,12 +300,14 @@ async function main(options: Options, selection: Selection): Promise<void> {
     gateway = measured.kept;
   }
 
+  // After the start-up measurements, so that nothing else competes for the CPU while they run.
   const uses = (server: Server) => selection.scenarios.some((scenario) => scenario.server === server);
-  const [rawHttp, rawWs, mercurius] = await Promise.all([
+  const baselines = Promise.all([
     uses('raw-http') ? startBaseline(cleanUp, 'raw node:http', 'bench/raw-http-server.ts') : undefined,
     uses('raw-ws') ? startBaseline(cleanUp, 'raw ws echo', 'bench/raw-ws-echo.ts') : undefined,
     uses('mercurius') ? startBaseline(cleanUp, 'Mercurius', 'bench/mercurius-server.ts') : undefined,
   ]);
+  baselines.catch(() => {});
 
   let token = '';
   if (gateway) {
@@ -320,6 +322,7 @@ async function main(options: Options, selection: Selection): Promise<void> {
       progress(`setup  ${USERS_TO_LIST} users created in ${((performance.now() - setup) / 1000).toFixed(1)} s`);
     }
   }
+  const [rawHttp, rawWs, mercurius] = await baselines;
 
   const targets = runnables(selection.scenarios, { gateway, rawHttp, rawWs, mercurius }, token, options);
   const samples = new Map<string, RunSample[]>(targets.map((target) => [target.scenario.id, []]));
@@ -348,9 +351,14 @@ async function main(options: Options, selection: Selection): Promise<void> {
         .loadavg()
         .map((l) => l.toFixed(2))
         .join(' ')} at the end.`,
-      `${options.rounds} round(s) × ${options.seconds} s per scenario after a ${options.warmupSeconds} s warm-up; medians over the rounds; ratios are medians of per-round ratios.`,
-      `HTTP: ${options.connections} connections (sign-in: ${options.signinConnections}); WebSocket: ${options.wsConnections} connections × ${options.wsInFlight} requests in flight.`,
-      `CPU is % of one core over the run (server: /proc/<pid>/stat; client: this load generator). Argon2id: ${hashing ? `${hashing.memoryKib} KiB, t=${hashing.timeCost}, p=${hashing.parallelism}` : 'unknown'} (src/config.ts defaults).`,
+      ...(targets.length > 0
+        ? [
+            `${options.rounds} round(s) × ${options.seconds} s per scenario after a ${options.warmupSeconds} s warm-up; medians over the rounds; ratios are medians of per-round ratios.`,
+            `HTTP: ${options.connections} connections (sign-in: ${options.signinConnections}); WebSocket: ${options.wsConnections} connections × ${options.wsInFlight} requests in flight.`,
+            'CPU is % of one core over the run (server: /proc/<pid>/stat; client: this load generator).',
+          ]
+        : []),
+      `Argon2id: ${hashing ? `${hashing.memoryKib} KiB, t=${hashing.timeCost}, p=${hashing.parallelism}` : 'unknown'} (src/config.ts defaults).`,
     ].join('\n'),
   ];
   if (targets.length > 0) sections.push(`### Throughput\n\n${throughputTable(selection.scenarios, samples)}`);
