@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { markdownTable, median, percentile, ratioOf, targetRows, verdict, type RunSample } from './report.ts';
+import { cpuPerRequest, markdownTable, median, percentile, ratioOf, targetRows, verdict, type RunSample } from './report.ts';
 
 const run = (rps: number): RunSample => ({ rps, p50: 1, p99: 2, serverCpu: 90, serverRss: 2 ** 20, clientCpu: 50 });
 
@@ -40,6 +40,13 @@ describe('ratioOf', () => {
 
   it('is NaN when either side did not run', () => {
     assert.ok(Number.isNaN(ratioOf(new Map([['gw', [run(1)]]]), 'gw', 'base')));
+  });
+});
+
+describe('cpuPerRequest', () => {
+  it('turns % of a core and req/s into CPU µs per request', () => {
+    // Half a core for 50,000 requests a second: 10 µs each.
+    assert.equal(cpuPerRequest({ ...run(50_000), serverCpu: 50 }), 10);
   });
 });
 
