@@ -54,6 +54,7 @@ export async function v1Call(url: string, method: string, args: unknown[], token
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify(args),
+    signal: AbortSignal.timeout(30_000),
   });
   const answer = (await response.json()) as V1Answer;
   if (!answer.result || answer.result.status < 200 || answer.result.status > 299) {
@@ -82,7 +83,7 @@ export async function createUsers(url: string, token: string, count: number, par
 
 /** The gateway's V8 heap in use and its total GC time so far, from /metrics (prom-client's default metrics). */
 export async function gatewayMemory(url: string): Promise<{ heapUsed: number; gcSeconds: number }> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
   const heapUsed = Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
   let gcSeconds = 0;
   for (const match of text.matchAll(/^nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)$/gm)) gcSeconds += Number(match[1]);

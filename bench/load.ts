@@ -4,6 +4,9 @@ import autocannon from 'autocannon';
 import WebSocket from 'ws';
 import { percentile } from './report.ts';
 
+/** A handshake that does not finish in time fails the run rather than stalling it. */
+const WS_OPTIONS = { perMessageDeflate: false, handshakeTimeout: 10_000 } as const;
+
 export interface LoadResult {
   readonly requests: number;
   readonly rps: number;
@@ -61,7 +64,7 @@ export async function wsLoad(load: WsLoad, seconds: number): Promise<LoadResult>
       failed,
       Promise.all(
         Array.from({ length: load.connections }, async () => {
-          const socket = new WebSocket(load.url, [...load.protocols], { perMessageDeflate: false });
+          const socket = new WebSocket(load.url, [...load.protocols], WS_OPTIONS);
           sockets.push(socket);
           socket.on('error', (error) => fail(new Error(`${load.url}: ${error.message}`)));
           socket.on('close', (code) => {
@@ -125,7 +128,7 @@ export type IdleOpener = () => Promise<WebSocket>;
 
 export function v1Idle(url: string, token: string): IdleOpener {
   return async () => {
-    const socket = new WebSocket(url, ['jsonrpc_2.0', token], { perMessageDeflate: false });
+    const socket = new WebSocket(url, ['jsonrpc_2.0', token], WS_OPTIONS);
     await settle(socket, once(socket, 'open'));
     return socket;
   };
@@ -134,7 +137,7 @@ export function v1Idle(url: string, token: string): IdleOpener {
 /** graphql-ws (`graphql-transport-ws`): open, `connection_init` with the bearer token, wait for the ack. */
 export function graphqlWsIdle(url: string, token: string): IdleOpener {
   return async () => {
-    const socket = new WebSocket(url, 'graphql-transport-ws', { perMessageDeflate: false });
+    const socket = new WebSocket(url, 'graphql-transport-ws', WS_OPTIONS);
     const acked = new Promise<void>((resolve, reject) => {
       socket.on('message', (data) => {
         const type = (JSON.parse(data.toString()) as { type?: string }).type;
@@ -148,14 +151,20 @@ export function graphqlWsIdle(url: string, token: string): IdleOpener {
   };
 }
 
-/** `ready`, or the socket's error or close, whichever comes first. */
+/** `ready`, or the socket's error or close, or 10 s, whichever comes first. */
 async function settle(socket: WebSocket, ready: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
   const broken = new Promise<never>((_resolve, reject) => {
     socket.once('error', reject);
     socket.once('close', (code) => reject(new Error(`closed (${code}) before it was ready`)));
+    timer = setTimeout(() => reject(new Error('not ready after 10 s')), 10_000);
   });
   broken.catch(() => {});
-  await Promise.race([ready, broken]);
+  try {
+    await Promise.race([ready, broken]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

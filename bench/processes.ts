@@ -115,7 +115,7 @@ export async function startBaseline(cleanUp: CleanUp, name: string, script: stri
 export async function waitReady(url: string, server: NodeChild, since: number, timeoutMs = 120_000): Promise<number> {
   const deadline = since + timeoutMs;
   while (performance.now() < deadline) {
-    const answer = await Promise.race([fetch(url).catch(() => null), server.exited]);
+    const answer = await Promise.race([fetch(url, { signal: AbortSignal.timeout(5_000) }).catch(() => null), server.exited]);
     if (answer?.status === 200) return performance.now() - since;
     await answer?.body?.cancel();
     await new Promise((resolve) => setTimeout(resolve, 20));
