@@ -9,7 +9,9 @@ import { maskYogaError, useErrorPolicy } from '../graph/error-policy.ts';
 import { DEFAULT_QUERY_LIMITS, parseWithinLimits, queryLimitRules, type QueryLimits } from '../graph/query-limits.ts';
 import type { Logger } from '../logger.ts';
 import { DEFAULT_BODY_LIMIT, readBody } from '../http/body.ts';
+import type { GraphqlExecutor } from '../graph/executor.ts';
 import type { Graphiql } from './graphiql.ts';
+import { GraphqlFastPath, type YogaFallback } from './graphql-fast-path.ts';
 import type { RequestContext, Route } from './http-server.ts';
 
 export type GraphqlYoga = YogaServerInstance<GraphContext, GraphContext>;
@@ -69,41 +71,50 @@ export function createGraphqlYoga(options: GraphqlHttpOptions): GraphqlYoga {
   });
 }
 
-/** `/graphql` over HTTP: the body is read with a size limit, then handed to Yoga as a fetch Request. */
-export function graphqlRoute(yoga: GraphqlYoga, options: GraphqlHttpOptions): Route {
+/**
+ * `/graphql` over HTTP. The common requests (a JSON POST or a GET, for a single JSON result) take
+ * the fast path on node:http and the shared executor; the rest go to Yoga as fetch Requests, with
+ * the body read under the same size limits.
+ */
+export function graphqlRoute(yoga: GraphqlYoga, executor: GraphqlExecutor, options: GraphqlHttpOptions): Route {
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const uploadLimit = options.uploadLimit ?? 10 * 1024 * 1024;
+  const viaYoga: YogaFallback = async (req, res, context, given) => {
+    const method = req.method ?? 'GET';
+    const hasBody = method !== 'GET' && method !== 'HEAD';
+    const multipart = /^multipart\/form-data/i.test(req.headers['content-type'] ?? '');
+    const body = given ?? (hasBody ? await readBody(req, multipart ? uploadLimit : bodyLimit) : undefined);
+    const principal = await options.domain.auth.resolve(bearerToken(req.headers.authorization));
+    const abort = new AbortController();
+    res.once('close', () => abort.abort());
+    const request = new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/graphql'}`, {
+      method,
+      headers: headersOf(req),
+      body: body && body.length > 0 ? (body as Uint8Array<ArrayBuffer>) : hasBody ? '' : undefined,
+      signal: abort.signal,
+    });
+    const serverContext = graphContext({
+      principal,
+      domain: options.domain,
+      requestId: context.requestId,
+      log: () => context.log,
+      client: context.client,
+    });
+    const response = await yoga.fetch(request, serverContext);
+    res.statusCode = response.status;
+    response.headers.forEach((value, name) => res.setHeader(name, value));
+    if (!response.body) {
+      res.end();
+      return;
+    }
+    await streamBody(response.body, res);
+  };
+  const fast = new GraphqlFastPath({ executor, domain: options.domain, bodyLimit, fallback: viaYoga });
   return {
     name: 'graphql',
-    async handle(req: IncomingMessage, res: ServerResponse, context: RequestContext) {
-      const method = req.method ?? 'GET';
-      const hasBody = method !== 'GET' && method !== 'HEAD';
-      const multipart = /^multipart\/form-data/i.test(req.headers['content-type'] ?? '');
-      const body = hasBody ? await readBody(req, multipart ? uploadLimit : bodyLimit) : undefined;
-      const principal = await options.domain.auth.resolve(bearerToken(req.headers.authorization));
-      const abort = new AbortController();
-      res.once('close', () => abort.abort());
-      const request = new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/graphql'}`, {
-        method,
-        headers: headersOf(req),
-        body: body && body.length > 0 ? (body as Uint8Array<ArrayBuffer>) : hasBody ? '' : undefined,
-        signal: abort.signal,
-      });
-      const serverContext = graphContext({
-        principal,
-        domain: options.domain,
-        requestId: context.requestId,
-        log: () => context.log,
-        client: context.client,
-      });
-      const response = await yoga.fetch(request, serverContext);
-      res.statusCode = response.status;
-      response.headers.forEach((value, name) => res.setHeader(name, value));
-      if (!response.body) {
-        res.end();
-        return;
-      }
-      await streamBody(response.body, res);
+    handle(req: IncomingMessage, res: ServerResponse, context: RequestContext) {
+      const mediaType = fast.mediaTypeFor(req);
+      return mediaType ? fast.handle(req, res, context, mediaType) : viaYoga(req, res, context, undefined);
     },
   };
 }
