@@ -24,7 +24,7 @@ interface Params {
 }
 
 /**
- * How a refusal is answered. `spec` errors (bad JSON, no query, parse and validation errors) are
+ * How a refusal is answered. `spec` errors (no query, parse and validation errors) are
  * the ones GraphQL over HTTP lets a legacy `application/json` answer carry with 200; the others
  * keep their status whatever the media type, as graphql-yoga does.
  */
@@ -189,7 +189,8 @@ function paramsOfBody(body: Buffer): Params | Refusal | typeof BATCH {
   try {
     parsed = JSON.parse(body.toString('utf8'));
   } catch {
-    return refused(badRequest('POST body sent invalid JSON.'), 400, true);
+    // 400 whatever the media type: GraphQL over HTTP recommends it even for application/json (Yoga says 200).
+    return refused(badRequest('POST body sent invalid JSON.'), 400, false);
   }
   if (parsed === null || typeof parsed !== 'object') {
     return refused(badRequest(`POST body is expected to be object but received ${parsed === null ? 'null' : typeof parsed}`), 400, false);
