@@ -37,7 +37,7 @@ export interface OperationRecord {
 export interface ExecutorOptions {
   readonly schema: GraphQLSchema;
   readonly limits?: QueryLimits;
-  /** Parsed and validated documents kept, by text (least recently used go first). */
+  /** Parsed and validated documents kept, by text: at least this many of the most recently used. */
   readonly documentCacheSize?: number;
   /** Called once per finished query or mutation: the one place operations are recorded. */
   readonly record?: (record: OperationRecord) => void;
@@ -74,34 +74,45 @@ export function operationResolutionError(): GraphQLError {
   });
 }
 
-/** A Map in insertion order doubles as an LRU: a hit moves its entry to the end, the first entry is the oldest. */
-class LruCache<K, V> {
-  readonly #entries = new Map<K, V>();
+/**
+ * A bounded cache that keeps what is used: two generations, as quick-lru does. A hit in the
+ * current generation is one Map lookup (no reordering per hit); a hit in the previous one moves
+ * the entry forward; when the current generation is full it becomes the previous one, and what
+ * was not used since is dropped. At most `2 × size` entries, and at least the last `size` used.
+ */
+class DocumentCache<V> {
+  #current = new Map<string, V>();
+  #previous = new Map<string, V>();
   readonly #size: number;
 
   constructor(size: number) {
     this.#size = size;
   }
 
-  get(key: K): V | undefined {
-    const value = this.#entries.get(key);
-    if (value !== undefined) {
-      this.#entries.delete(key);
-      this.#entries.set(key, value);
+  get(key: string): V | undefined {
+    const value = this.#current.get(key);
+    if (value !== undefined) return value;
+    const old = this.#previous.get(key);
+    if (old !== undefined) {
+      this.#previous.delete(key);
+      this.set(key, old);
     }
-    return value;
+    return old;
   }
 
-  set(key: K, value: V): void {
-    this.#entries.set(key, value);
-    if (this.#entries.size > this.#size) this.#entries.delete(this.#entries.keys().next().value!);
+  set(key: string, value: V): void {
+    this.#current.set(key, value);
+    if (this.#current.size >= this.#size) {
+      this.#previous = this.#current;
+      this.#current = new Map();
+    }
   }
 }
 
 /**
  * The one executor of every GraphQL operation, whoever sends it (GraphQL over HTTP, graphql-ws, the
  * v1 facade): documents parsed within the query limits and validated with the limit rules, cached
- * by text; operations compiled with graphql-jit (graphql-js for what it cannot compile) and cached
+ * by text (bounded); operations compiled with graphql-jit (graphql-js for what it cannot compile) and cached
  * with their document; results passed through the error policy; each finished operation handed to
  * `record`.
  */
@@ -109,14 +120,14 @@ export class GraphqlExecutor {
   readonly schema: GraphQLSchema;
   readonly #limits: QueryLimits;
   readonly #rules: readonly ValidationRule[];
-  readonly #documents: LruCache<string, PreparedDocument>;
+  readonly #documents: DocumentCache<PreparedDocument>;
   readonly #record: ((record: OperationRecord) => void) | undefined;
 
   constructor(options: ExecutorOptions) {
     this.schema = options.schema;
     this.#limits = options.limits ?? DEFAULT_QUERY_LIMITS;
     this.#rules = [...specifiedRules, ...queryLimitRules(this.#limits)];
-    this.#documents = new LruCache(options.documentCacheSize ?? 1000);
+    this.#documents = new DocumentCache(options.documentCacheSize ?? 1000);
     this.#record = options.record;
   }
 

@@ -36,7 +36,6 @@ interface Refusal {
 }
 
 const ALLOW_GET_POST = { allow: 'GET, POST' } as const;
-const PARAM_NAMES = new Set(['query', 'variables', 'operationName', 'extensions']);
 
 /** Hands a request the fast path does not serve to graphql-yoga, with the body already read when it was. */
 export type YogaFallback = (req: IncomingMessage, res: ServerResponse, context: RequestContext, body: Buffer | undefined) => Promise<void>;
@@ -133,7 +132,7 @@ export class GraphqlFastPath {
       principal,
       domain: this.#domain,
       requestId: context.requestId,
-      log: () => context.log,
+      log: context,
       client: context.client,
     });
     const executed = executor.execute(operation, graphqlContext, params.variables as Record<string, unknown> | null | undefined, 'graphql-http');
@@ -184,6 +183,10 @@ function refused(error: GraphQLError, status: number, spec: boolean, headers?: R
   return { errors: [error], status, spec, headers };
 }
 
+function isParamName(key: string): boolean {
+  return key === 'query' || key === 'variables' || key === 'operationName' || key === 'extensions';
+}
+
 function paramsOfBody(body: Buffer): Params | Refusal | typeof BATCH {
   let parsed: unknown;
   try {
@@ -198,7 +201,7 @@ function paramsOfBody(body: Buffer): Params | Refusal | typeof BATCH {
   if (Array.isArray(parsed)) return BATCH;
   const params = parsed as Record<string, unknown>;
   for (const key in params) {
-    if (params[key] !== null && params[key] !== undefined && !PARAM_NAMES.has(key)) {
+    if (!isParamName(key) && params[key] !== null && params[key] !== undefined) {
       return refused(badRequest(`Unexpected parameter "${key}" in the request body.`), 400, false);
     }
   }
