@@ -59,10 +59,15 @@ export interface PreparedOperation {
   readonly name: string | undefined;
   readonly kind: OperationTypeNode;
   readonly document: DocumentNode;
-  /** Compiled by graphql-jit; false when it fell back to graphql-js. */
+  /** Compiled by graphql-jit (so far: see `GraphqlExecutor.compile`). */
   readonly compiled: boolean;
   readonly run: Run;
 }
+
+type MutableOperation = { -readonly [K in keyof PreparedOperation]: PreparedOperation[K] };
+
+/** Runs on graphql-js before an operation is compiled with graphql-jit. */
+const JIT_AFTER_RUNS = 1;
 
 /** Most compiled operations kept per document; a document of hundreds of operations is an attack, not a client. */
 const OPERATIONS_PER_DOCUMENT = 16;
@@ -112,8 +117,8 @@ class DocumentCache<V> {
 /**
  * The one executor of every GraphQL operation, whoever sends it (GraphQL over HTTP, graphql-ws, the
  * v1 facade): documents parsed within the query limits and validated with the limit rules, cached
- * by text (bounded); operations compiled with graphql-jit (graphql-js for what it cannot compile) and cached
- * with their document; results passed through the error policy; each finished operation handed to
+ * by text (bounded); operations compiled with graphql-jit from their second run (graphql-js before,
+ * and for what jit cannot compile), kept with their document; results passed through the error policy; each finished operation handed to
  * `record`.
  */
 export class GraphqlExecutor {
@@ -162,7 +167,7 @@ export class GraphqlExecutor {
     if (!node) return undefined;
     operation =
       prepared.errors.length === 0
-        ? this.#compile(document, node.name?.value, node.operation)
+        ? this.#prepareOperation(document, node.name?.value, node.operation)
         : { name: node.name?.value, kind: node.operation, document, compiled: false, run: invalidDocument };
     if (prepared.operations.size < OPERATIONS_PER_DOCUMENT) prepared.operations.set(key, operation);
     return operation;
@@ -249,26 +254,50 @@ export class GraphqlExecutor {
     return this.prepareDocument(document);
   }
 
-  #compile(document: DocumentNode, name: string | undefined, kind: OperationTypeNode): PreparedOperation {
+  /**
+   * A valid operation starts on graphql-js and is compiled with graphql-jit on its second run, as
+   * Mercurius does: a compile costs far more than one execution, so documents sent once (ad hoc
+   * queries, or one per request) never pay it.
+   */
+  #prepareOperation(document: DocumentNode, name: string | undefined, kind: OperationTypeNode): MutableOperation {
     const schema = this.schema;
-    if (kind !== 'subscription') {
-      const compiled = compileQuery(schema, document, name, { disablingCapturingStackErrors: true });
-      if (isCompiledQuery(compiled)) {
-        const run: Run = (context, variables) => {
-          const result = compiled.query(undefined, context, variables as Record<string, unknown>) as Promise<ExecutionResult> | ExecutionResult;
-          // Variables that do not coerce: graphql-jit words the errors its own way. graphql-js, which
-          // stops at the same check, words them as the spec's reference (and Yoga) does.
-          if (!(result instanceof Promise) && result.data === undefined && result.errors?.length) {
-            return execute({ schema, document, operationName: name, variableValues: variables, contextValue: context }) as ExecutionResult;
-          }
-          return result;
-        };
-        return { name, kind, document, compiled: true, run };
-      }
-    }
-    const run: Run = (context, variables) =>
+    const viaGraphqlJs: Run = (context, variables) =>
       execute({ schema, document, operationName: name, variableValues: variables, contextValue: context }) as Promise<ExecutionResult> | ExecutionResult;
-    return { name, kind, document, compiled: false, run };
+    const operation: MutableOperation = { name, kind, document, compiled: false, run: viaGraphqlJs };
+    if (kind === 'subscription') return operation;
+    let runs = 0;
+    operation.run = (context, variables) => {
+      if (++runs > JIT_AFTER_RUNS) this.compile(operation);
+      return viaGraphqlJs(context, variables);
+    };
+    return operation;
+  }
+
+  /**
+   * Compiles `operation` with graphql-jit now (the v1 facade does so at start-up); false when jit
+   * cannot compile it, which leaves it on graphql-js.
+   */
+  compile(operation: PreparedOperation): boolean {
+    if (operation.compiled) return true;
+    const target = operation as MutableOperation;
+    const { schema } = this;
+    const { document, name } = operation;
+    const viaGraphqlJs: Run = (context, variables) =>
+      execute({ schema, document, operationName: name, variableValues: variables, contextValue: context }) as Promise<ExecutionResult> | ExecutionResult;
+    const compiled = operation.kind === 'subscription' ? undefined : compileQuery(schema, document, name, { disablingCapturingStackErrors: true });
+    if (!compiled || !isCompiledQuery(compiled)) {
+      target.run = viaGraphqlJs;
+      return false;
+    }
+    target.compiled = true;
+    target.run = (context, variables) => {
+      const result = compiled.query(undefined, context, variables as Record<string, unknown>) as Promise<ExecutionResult> | ExecutionResult;
+      // Variables that do not coerce: graphql-jit words the errors its own way. graphql-js, which
+      // stops at the same check, words them as the spec's reference (and Yoga) does.
+      if (!(result instanceof Promise) && result.data === undefined && result.errors?.length) return viaGraphqlJs(context, variables);
+      return result;
+    };
+    return true;
   }
 }
 

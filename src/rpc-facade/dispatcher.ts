@@ -90,7 +90,7 @@ export class Dispatcher {
       principal: call.principal,
       domain: this.#domain,
       requestId: call.requestId,
-      log: () => call.log,
+      log: call,
       client: call.client,
     });
     return toV1Result(compiled, planned, await compiled.execute(planned, context), call);

@@ -83,7 +83,7 @@ function compileMethod(executor: GraphqlExecutor, method: V1Method): CompiledMet
       if (operations.has(name)) throw new Error(`v1 method ${method.id}: operation ${name ?? '(anonymous)'} is defined twice`);
       const operation = executor.operation(prepared, name);
       // Persisted documents are known at start-up: each must compile, so no v1 call takes the slow path.
-      if (!operation?.compiled || operation.kind === 'subscription') {
+      if (!operation || operation.kind === 'subscription' || !executor.compile(operation)) {
         throw new Error(`v1 method ${method.id}: operation ${name ?? '(anonymous)'} does not compile with graphql-jit`);
       }
       operations.set(name, operation);

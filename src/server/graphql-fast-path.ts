@@ -36,6 +36,7 @@ interface Refusal {
 }
 
 const ALLOW_GET_POST = { allow: 'GET, POST' } as const;
+const OBJECT_PARAMS = ['variables', 'extensions'] as const;
 
 /** Hands a request the fast path does not serve to graphql-yoga, with the body already read when it was. */
 export type YogaFallback = (req: IncomingMessage, res: ServerResponse, context: RequestContext, body: Buffer | undefined) => Promise<void>;
@@ -244,7 +245,7 @@ function checkParams(params: Params): Refusal | undefined {
   if (typeof params.query !== 'string') {
     return refused(badRequest(`Expected "query" param to be a string, but given ${typeName(params.query)}.`), 400, false, ALLOW_GET_POST);
   }
-  for (const name of ['variables', 'extensions'] as const) {
+  for (const name of OBJECT_PARAMS) {
     const type = typeName(params[name]);
     if (type !== 'object' && type !== 'null' && type !== 'undefined') {
       return refused(badRequest(`Expected "${name}" param to be empty or an object, but given ${type}.`), 400, false, ALLOW_GET_POST);

@@ -97,7 +97,7 @@ export function graphqlRoute(yoga: GraphqlYoga, executor: GraphqlExecutor, optio
       principal,
       domain: options.domain,
       requestId: context.requestId,
-      log: () => context.log,
+      log: context,
       client: context.client,
     });
     const response = await yoga.fetch(request, serverContext);
