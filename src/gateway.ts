@@ -112,8 +112,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const schema = buildSchema();
     const graphiql = config.nodeEnv === 'production' ? undefined : new Graphiql();
     const graphqlOptions = { schema, domain, log, graphiql };
-    const yoga = createGraphqlYoga(graphqlOptions);
     const executor = new GraphqlExecutor({ schema });
+    const yoga = createGraphqlYoga(graphqlOptions, executor);
     const graphqlWs = new GraphqlWsEndpoint({ executor, domain, watch, log, metrics });
 
     const dispatcher = new Dispatcher({ table: new MethodTable(executor, V1_METHODS), domain });

@@ -127,6 +127,8 @@ export class GraphqlExecutor {
   readonly #rules: readonly ValidationRule[];
   readonly #documents: DocumentCache<PreparedDocument>;
   readonly #record: ((record: OperationRecord) => void) | undefined;
+  /** Documents another server parsed and validated (Yoga, with its own cache), by identity. */
+  readonly #foreign = new WeakMap<DocumentNode, PreparedDocument>();
 
   constructor(options: ExecutorOptions) {
     this.schema = options.schema;
@@ -150,6 +152,19 @@ export class GraphqlExecutor {
   prepareDocument(document: DocumentNode): PreparedDocument {
     const errors = validate(this.schema, document, this.#rules).map(validationError);
     return { document, errors, parseFailed: false, operations: new Map() };
+  }
+
+  /**
+   * A document that graphql-yoga parsed and validated under the same limits (its own cache keeps
+   * one object per text), so that its operations are compiled and recorded here too.
+   */
+  adopt(document: DocumentNode): PreparedDocument {
+    let prepared = this.#foreign.get(document);
+    if (!prepared) {
+      prepared = { document, errors: [], parseFailed: false, operations: new Map() };
+      this.#foreign.set(document, prepared);
+    }
+    return prepared;
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { once } from 'node:events';
-import type { GraphQLSchema } from 'graphql';
+import type { ExecutionArgs, GraphQLSchema } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Domain } from '../domain/domain.ts';
 import { bearerToken } from '../domain/tokens.ts';
@@ -9,7 +9,7 @@ import { maskYogaError, useErrorPolicy } from '../graph/error-policy.ts';
 import { DEFAULT_QUERY_LIMITS, parseWithinLimits, queryLimitRules, type QueryLimits } from '../graph/query-limits.ts';
 import type { Logger } from '../logger.ts';
 import { DEFAULT_BODY_LIMIT, readBody } from '../http/body.ts';
-import type { GraphqlExecutor } from '../graph/executor.ts';
+import { operationResolutionError, type GraphqlExecutor } from '../graph/executor.ts';
 import type { Graphiql } from './graphiql.ts';
 import { GraphqlFastPath, type YogaFallback } from './graphql-fast-path.ts';
 import type { RequestContext, Route } from './http-server.ts';
@@ -51,7 +51,33 @@ function useDocumentPolicy(limits: QueryLimits): Plugin<GraphContext> {
   };
 }
 
-export function createGraphqlYoga(options: GraphqlHttpOptions): GraphqlYoga {
+/**
+ * What Yoga still serves (SSE, multipart uploads, forms …) executes on the shared executor too:
+ * compiled operations, the error policy (which Yoga's own policy plugin then finds already
+ * applied) and the one record hook.
+ */
+function useSharedExecutor(executor: GraphqlExecutor): Plugin<GraphContext> {
+  const operationOf = (args: ExecutionArgs) => executor.operation(executor.adopt(args.document), args.operationName);
+  return {
+    onExecute({ setExecuteFn }) {
+      setExecuteFn((args) => {
+        const operation = operationOf(args);
+        if (!operation) return { errors: [operationResolutionError()] };
+        return executor.execute(operation, args.contextValue as GraphContext, args.variableValues, 'graphql-http');
+      });
+    },
+    onSubscribe({ setSubscribeFn }) {
+      setSubscribeFn((args) => {
+        const operation = operationOf(args);
+        if (!operation) return { errors: [operationResolutionError()] };
+        return executor.subscribe(operation, args.contextValue as GraphContext, args.variableValues);
+      });
+    },
+  };
+}
+
+/** Yoga with the gateway's limits and error policy; with `executor`, it executes on the shared one. */
+export function createGraphqlYoga(options: GraphqlHttpOptions, executor?: GraphqlExecutor): GraphqlYoga {
   return createYoga<GraphContext, GraphContext>({
     schema: options.schema,
     graphqlEndpoint: '/graphql',
@@ -67,7 +93,7 @@ export function createGraphqlYoga(options: GraphqlHttpOptions): GraphqlYoga {
     },
     // The error policy plugin shapes execution errors; maskYogaError handles the rest.
     maskedErrors: { maskError: maskYogaError },
-    plugins: [useDocumentPolicy(options.limits ?? DEFAULT_QUERY_LIMITS), useErrorPolicy()],
+    plugins: [useDocumentPolicy(options.limits ?? DEFAULT_QUERY_LIMITS), useErrorPolicy(), ...(executor ? [useSharedExecutor(executor)] : [])],
   });
 }
 

@@ -5,7 +5,8 @@ import { graphContext } from '../../src/graph/context.ts';
 import { buildSchema } from '../../src/graph/schema.ts';
 import { createLogger } from '../../src/logger.ts';
 import { bearerToken } from '../../src/domain/tokens.ts';
-import { GraphqlExecutor } from '../../src/graph/executor.ts';
+import { GUEST } from '../../src/domain/principal.ts';
+import { GraphqlExecutor, type OperationRecord } from '../../src/graph/executor.ts';
 import { GraphqlFastPath } from '../../src/server/graphql-fast-path.ts';
 import { createGraphqlYoga, type GraphqlYoga } from '../../src/server/graphql-http.ts';
 import { MODES, ROOT_PASSWORD, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -123,6 +124,38 @@ describe('which requests take the fast path', () => {
     ['HEAD', {}],
   ])('leaves %s %j to graphql-yoga', (method, headers) => {
     expect(fast.mediaTypeFor(request(method, headers))).toBeUndefined();
+  });
+});
+
+describe('what graphql-yoga serves', () => {
+  it('runs on the shared executor, so it is recorded like the rest', async () => {
+    const records: OperationRecord[] = [];
+    const executor = new GraphqlExecutor({ schema: buildSchema(), record: (record) => records.push(record) });
+    const { log } = createLogger('silent');
+    const yoga = createGraphqlYoga({ schema: buildSchema(), domain: undefined as never, log, graphiql: undefined }, executor);
+    const context = graphContext({ principal: GUEST, domain: undefined as never, requestId: 'r', log: () => log, client: { address: '127.0.0.1', userAgent: null } });
+    const form = await yoga.fetch(
+      new Request('http://localhost/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: GRAPHQL_RESPONSE },
+        body: new URLSearchParams({ query: 'query Form { __typename }' }).toString(),
+      }),
+      context,
+    );
+    expect(await form.json()).toEqual({ data: { __typename: 'Query' } });
+    const sse = await yoga.fetch(
+      new Request('http://localhost/graphql', {
+        method: 'POST',
+        headers: { 'content-type': JSON_TYPE, accept: 'text/event-stream' },
+        body: JSON.stringify({ query: 'query Sse { users { totalCount } }' }),
+      }),
+      context,
+    );
+    expect(await sse.text()).toContain('"code":"UNAUTHENTICATED"');
+    expect(records.map(({ source, name, ok }) => ({ source, name, ok }))).toEqual([
+      { source: 'graphql-http', name: 'Form', ok: true },
+      { source: 'graphql-http', name: 'Sse', ok: false },
+    ]);
   });
 });
 
