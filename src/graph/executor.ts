@@ -116,10 +116,10 @@ class DocumentCache<V> {
 
 /**
  * The one executor of every GraphQL operation, whoever sends it (GraphQL over HTTP, graphql-ws, the
- * v1 facade): documents parsed within the query limits and validated with the limit rules, cached
- * by text (bounded); operations compiled with graphql-jit from their second run (graphql-js before,
- * and for what jit cannot compile), kept with their document; results passed through the error policy; each finished operation handed to
- * `record`.
+ * v1 facade, what Yoga still serves): documents parsed within the query limits and validated with
+ * the limit rules, cached by text (bounded); operations compiled with graphql-jit from their second
+ * run (graphql-js before, and for what jit cannot compile), kept with their document; results
+ * passed through the error policy; each finished operation handed to `record`.
  */
 export class GraphqlExecutor {
   readonly schema: GraphQLSchema;
@@ -170,7 +170,7 @@ export class GraphqlExecutor {
   /**
    * The operation `operationName` picks (graphql's rules); undefined when none is picked. It is
    * resolved before validation errors are answered (GraphQL over HTTP answers a GET mutation with
-   * 405 whether or not it validates), and compiled once, only when the document is valid.
+   * 405 whether or not it validates), and prepared once; only an operation of a valid document runs.
    */
   operation(prepared: PreparedDocument, operationName: string | null | undefined): PreparedOperation | undefined {
     const { document } = prepared;
