@@ -50,6 +50,7 @@ export interface FastPathOptions {
 
 /** Accept headers seen, and what they choose (null: not for the fast path); clients send few distinct ones. */
 const ACCEPT_CACHE_SIZE = 256;
+const ACCEPT_CACHE_KEY_LENGTH = 256;
 
 /**
  * GraphQL over HTTP for the common requests, on node:http itself: a POST of `application/json`
@@ -84,7 +85,7 @@ export class GraphqlFastPath {
     let chosen = this.#accepts.get(accept);
     if (chosen === undefined) {
       chosen = resultMediaTypeOf(accept);
-      if (this.#accepts.size < ACCEPT_CACHE_SIZE) this.#accepts.set(accept, chosen);
+      if (this.#accepts.size < ACCEPT_CACHE_SIZE && accept.length <= ACCEPT_CACHE_KEY_LENGTH) this.#accepts.set(accept, chosen);
     }
     return chosen ?? undefined;
   }
