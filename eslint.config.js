@@ -17,9 +17,9 @@ const LAYER_RULES = {
   'src/domain/**': [folder('graph', 'rpc-facade', 'http', 'server', 'workers')],
   'src/http/**': [folder('db', 'kv', 'domain', 'graph', 'rpc-facade', 'server', 'workers')],
   'src/graph/**': [folder('rpc-facade', 'http', 'server', 'workers')],
-  // The facade executes the built schema with the shared context, limits and error policy; it
-  // never reaches into the builder, scalars or types (resolvers).
-  'src/rpc-facade/**': [folder('server', 'workers'), '(^|/)graph/(?!(schema|context|error-policy|query-limits)\\.ts$)'],
+  // The facade runs its documents on the shared executor with the shared context, limits and error
+  // policy; it never reaches into the builder, scalars or types (resolvers).
+  'src/rpc-facade/**': [folder('server', 'workers'), '(^|/)graph/(?!(schema|context|error-policy|query-limits|executor)\\.ts$)'],
   'src/server/**': [folder('workers')],
   'src/workers/**': [folder('graph', 'rpc-facade', 'http', 'server')],
 };

@@ -5,6 +5,7 @@ import { openDatabase, type Database, type DatabaseTarget } from './db/client.ts
 import type { RootPasswordDelivery } from './domain/bootstrap.ts';
 import { Domain } from './domain/domain.ts';
 import { PrincipalWatch } from './domain/principal-watch.ts';
+import { GraphqlExecutor } from './graph/executor.ts';
 import { buildSchema } from './graph/schema.ts';
 import { openKv, type Kv } from './kv/kv.ts';
 import type { MemoryHub } from './kv/memory-pubsub.ts';
@@ -111,10 +112,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const schema = buildSchema();
     const graphiql = config.nodeEnv === 'production' ? undefined : new Graphiql();
     const graphqlOptions = { schema, domain, log, graphiql };
-    const yoga = createGraphqlYoga(graphqlOptions);
-    const graphqlWs = new GraphqlWsEndpoint({ yoga, domain, watch, log, metrics });
+    const executor = new GraphqlExecutor({ schema });
+    const yoga = createGraphqlYoga(graphqlOptions, executor);
+    const graphqlWs = new GraphqlWsEndpoint({ executor, domain, watch, log, metrics });
 
-    const dispatcher = new Dispatcher({ table: new MethodTable(schema, V1_METHODS), domain });
+    const dispatcher = new Dispatcher({ table: new MethodTable(executor, V1_METHODS), domain });
     const v1Events = new V1Events(kv.pubsub);
     await v1Events.start();
     closers.push(() => v1Events.close());
@@ -133,7 +135,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // `server` is declared below; the closure only runs once it exists.
     const sources = { database, kv, metrics, closing: (): boolean => server.closing };
     const exact = new Map<string, Route>([
-      ['/graphql', graphqlRoute(yoga, graphqlOptions)],
+      ['/graphql', graphqlRoute(yoga, executor, graphqlOptions)],
       ['/healthz', healthzRoute(sources)],
       ['/readyz', readyzRoute(sources)],
       ['/metrics', metricsRoute(sources)],

@@ -17,8 +17,12 @@ export interface GraphContextInit {
   readonly principal: Principal;
   readonly domain: Domain;
   readonly requestId: string;
-  /** Called the first time a resolver logs, so requests that log nothing create no child logger. */
-  readonly log: () => Logger;
+  /**
+   * Read the first time a resolver logs, so requests that log nothing create no child logger: a
+   * function, or an object with a lazy `log` (the server's request context), which saves a closure
+   * per request.
+   */
+  readonly log: (() => Logger) | { readonly log: Logger };
   readonly client: ClientInfo;
 }
 
@@ -35,7 +39,7 @@ class ResolverContext implements GraphContext {
   readonly client: ClientInfo;
   readonly [contextCacheSymbol]: Principal;
   // Plain (not #private) fields: GraphQL servers may hand resolvers an object derived from this one.
-  readonly createLog: () => Logger;
+  readonly logSource: (() => Logger) | { readonly log: Logger };
   cachedLog: Logger | undefined;
 
   constructor(init: GraphContextInit) {
@@ -44,12 +48,12 @@ class ResolverContext implements GraphContext {
     this.requestId = init.requestId;
     this.client = init.client;
     this[contextCacheSymbol] = init.principal;
-    this.createLog = init.log;
+    this.logSource = init.log;
     this.cachedLog = undefined;
   }
 
   get log(): Logger {
-    this.cachedLog ??= this.createLog();
+    this.cachedLog ??= typeof this.logSource === 'function' ? this.logSource() : this.logSource.log;
     return this.cachedLog;
   }
 }

@@ -17,24 +17,31 @@ export function formatGraphqlError(error: GraphQLError, log: Logger): GraphQLErr
   if (original instanceof DomainError) return domainGraphqlError(original, error);
   if (original === undefined || original === null || original instanceof GraphQLError) {
     const inner = original instanceof GraphQLError ? original : error;
-    if (typeof inner.extensions.code === 'string') {
-      return inner === error ? error : new GraphQLError(inner.message, { nodes: error.nodes, path: error.path, extensions: inner.extensions });
+    // graphql-jit's errors may carry no extensions at all.
+    if (typeof inner.extensions?.code === 'string') {
+      return inner === error ? error : errorAt(inner.message, error, inner.extensions);
     }
-    return new GraphQLError(error.message, {
-      nodes: error.nodes,
-      path: error.path,
-      extensions: { ...error.extensions, code: 'BAD_REQUEST', status: 400 },
-    });
+    return errorAt(error.message, error, { ...error.extensions, code: 'BAD_REQUEST', status: 400 });
   }
   log.error({ err: original, path: error.path?.join('.') }, 'unexpected error while resolving a GraphQL field');
   return maskedError(error);
+}
+
+/**
+ * A new error at the place `at` points to. graphql-jit's errors name their place by `locations`
+ * alone (no AST nodes), which the new error keeps, so both executors' answers read the same.
+ */
+function errorAt(message: string, at: GraphQLError | undefined, extensions: Record<string, unknown>): GraphQLError {
+  const error = new GraphQLError(message, { nodes: at?.nodes, path: at?.path, extensions });
+  if (!at?.nodes && at?.locations) Object.assign(error, { locations: at.locations });
+  return error;
 }
 
 /** A domain error as a top-level GraphQL error, at the place `at` points to. */
 export function domainGraphqlError(error: DomainError, at?: GraphQLError): GraphQLError {
   const extensions: Record<string, unknown> = { code: error.code, status: error.status };
   if (error instanceof RateLimitedError) extensions.retryAfterSeconds = error.retryAfterSeconds;
-  return new GraphQLError(error.message, { nodes: at?.nodes, path: at?.path, extensions });
+  return errorAt(error.message, at, extensions);
 }
 
 /**
@@ -48,16 +55,21 @@ export function refusalFor(principal: Principal): GraphQLError {
 }
 
 export function maskedError(error?: GraphQLError): GraphQLError {
-  return new GraphQLError(UNEXPECTED_ERROR_MESSAGE, {
-    nodes: error?.nodes,
-    path: error?.path,
-    extensions: { code: 'INTERNAL_SERVER_ERROR', status: 500 },
-  });
+  return errorAt(UNEXPECTED_ERROR_MESSAGE, error, { code: 'INTERNAL_SERVER_ERROR', status: 500 });
 }
 
 export function formatExecutionResult<R extends ExecutionResult>(result: R, log: Logger): R {
   if (!result.errors?.length) return result;
   return { ...result, errors: result.errors.map((error) => formatGraphqlError(error, log)) };
+}
+
+/**
+ * The whole policy for a result the shared executor produced: what `useErrorPolicy` and then
+ * `maskYogaError` do to it on Yoga, so both answer the same bytes.
+ */
+export function applyErrorPolicy<R extends ExecutionResult>(result: R, log: Logger): R {
+  if (!result.errors?.length) return result;
+  return { ...result, errors: result.errors.map((error) => maskYogaError(formatGraphqlError(error, log))) };
 }
 
 /** Applies the error policy to every execution result, single or streamed, before Yoga serialises it. */
@@ -80,7 +92,7 @@ export function useErrorPolicy(): Plugin<GraphContext> {
  * Yoga's last word on errors raised outside execution (parsing, validation, request parsing):
  * GraphQL errors with a code keep their message and gain a `status`; anything else is masked.
  */
-export function maskYogaError(error: unknown): Error {
+export function maskYogaError(error: unknown): GraphQLError {
   if (!(error instanceof GraphQLError) || typeof error.extensions.code !== 'string') return maskedError();
   if (error.originalError && !(error.originalError instanceof GraphQLError) && !(error.originalError instanceof SyntaxError)) {
     return maskedError();

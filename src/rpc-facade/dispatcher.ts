@@ -3,7 +3,6 @@ import type { Domain } from '../domain/domain.ts';
 import { hasPermission, type Principal } from '../domain/principal.ts';
 import type { ClientInfo } from '../domain/client-info.ts';
 import { graphContext } from '../graph/context.ts';
-import { formatExecutionResult } from '../graph/error-policy.ts';
 import type { Logger } from '../logger.ts';
 import { isPlan, type CallContext, type Plan } from './method.ts';
 import type { CompiledMethod, MethodTable } from './method-table.ts';
@@ -91,12 +90,10 @@ export class Dispatcher {
       principal: call.principal,
       domain: this.#domain,
       requestId: call.requestId,
-      log: () => call.log,
+      log: call,
       client: call.client,
     });
-    const executed = await compiled.execute(planned, context);
-    const result = executed.errors?.length ? formatExecutionResult(executed, call.log) : executed;
-    return toV1Result(compiled, planned, result, call);
+    return toV1Result(compiled, planned, await compiled.execute(planned, context), call);
   }
 }
 

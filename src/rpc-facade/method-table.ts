@@ -1,15 +1,13 @@
-import { compileQuery, isCompiledQuery } from 'graphql-jit';
-import { Kind, validate, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { Kind, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import type { GraphContext } from '../graph/context.ts';
-import { parseWithinLimits, queryLimitRules } from '../graph/query-limits.ts';
+import { GraphqlExecutor, type PreparedDocument, type PreparedOperation } from '../graph/executor.ts';
 import type { JsonSchema, Plan, V1Document, V1Method } from './method.ts';
 import { compileParams, type ParamsValidator } from './params.ts';
-
-type Run = (variables: Readonly<Record<string, unknown>>, context: GraphContext) => Promise<ExecutionResult> | ExecutionResult;
 
 export interface CompiledMethod {
   readonly method: V1Method;
   readonly validateParams: ParamsValidator;
+  /** Runs the plan's operation on the shared executor: the error policy is applied to the result. */
   execute(plan: Plan, context: GraphContext): Promise<ExecutionResult> | ExecutionResult;
 }
 
@@ -23,17 +21,20 @@ export interface CatalogueEntry {
 }
 
 /**
- * The v1 methods, compiled once at start-up: each document is parsed and validated against the
- * schema (a method whose document does not validate stops the start), each operation compiled with
- * graphql-jit, each parameter list compiled into an ajv validator.
+ * The v1 methods, compiled once at start-up on the shared executor: each document is parsed and
+ * validated against the schema and the query limits (a method whose document does not validate
+ * stops the start), each operation compiled with graphql-jit, each parameter list compiled into an
+ * ajv validator.
  */
 export class MethodTable {
   readonly #methods = new Map<string, CompiledMethod>();
 
-  constructor(schema: GraphQLSchema, methods: readonly V1Method[]) {
+  /** A schema alone gets an executor of its own (the catalogue, tests); a gateway passes its shared one. */
+  constructor(on: GraphqlExecutor | GraphQLSchema, methods: readonly V1Method[]) {
+    const executor = on instanceof GraphqlExecutor ? on : new GraphqlExecutor({ schema: on });
     for (const method of methods) {
       if (this.#methods.has(method.id)) throw new Error(`v1 method ${method.id} is defined twice`);
-      this.#methods.set(method.id, compileMethod(schema, method));
+      this.#methods.set(method.id, compileMethod(executor, method));
     }
   }
 
@@ -59,44 +60,44 @@ export class MethodTable {
   }
 }
 
-/** A typed document arrives parsed (by `graphql()`); only plain text is parsed here. */
-function parseDocument(method: V1Method, document: V1Document): DocumentNode {
-  if (typeof document !== 'string') return document;
-  try {
-    return parseWithinLimits(document);
-  } catch (error) {
-    throw new Error(`v1 method ${method.id}: its GraphQL document does not parse: ${(error as Error).message}`);
+/** A typed document arrives parsed (by `graphql()`); plain text is parsed by the executor. */
+function prepareDocument(executor: GraphqlExecutor, method: V1Method, document: V1Document): PreparedDocument {
+  const prepared = typeof document === 'string' ? executor.prepare(document) : executor.prepareDocument(document);
+  if (prepared.parseFailed) {
+    throw new Error(`v1 method ${method.id}: its GraphQL document does not parse: ${prepared.errors.map((e) => e.message).join('; ')}`);
   }
+  if (prepared.errors.length > 0) {
+    throw new Error(`v1 method ${method.id}: its GraphQL document does not validate: ${prepared.errors.map((e) => e.message).join('; ')}`);
+  }
+  return prepared;
 }
 
-function compileMethod(schema: GraphQLSchema, method: V1Method): CompiledMethod {
+function compileMethod(executor: GraphqlExecutor, method: V1Method): CompiledMethod {
   const given: readonly V1Document[] = Array.isArray(method.document) ? method.document : [method.document as V1Document];
-  const documents = given.map((document) => parseDocument(method, document));
-  const runs = new Map<string | undefined, Run>();
-  for (const document of documents) {
-    const errors = validate(schema, document).concat(validate(schema, document, queryLimitRules()));
-    if (errors.length > 0) {
-      throw new Error(`v1 method ${method.id}: its GraphQL document does not validate: ${errors.map((e) => e.message).join('; ')}`);
-    }
-    for (const operation of document.definitions.filter((definition) => definition.kind === Kind.OPERATION_DEFINITION)) {
-      const name = operation.name?.value;
-      if (runs.has(name)) throw new Error(`v1 method ${method.id}: operation ${name ?? '(anonymous)'} is defined twice`);
-      const compiled = compileQuery(schema, document, name, { disablingCapturingStackErrors: true });
-      if (!isCompiledQuery(compiled)) {
-        throw new Error(`v1 method ${method.id}: operation ${name ?? '(anonymous)'} does not compile: ${compiled.errors?.map((e) => e.message).join('; ')}`);
+  const operations = new Map<string | undefined, PreparedOperation>();
+  for (const document of given) {
+    const prepared = prepareDocument(executor, method, document);
+    for (const definition of prepared.document!.definitions) {
+      if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
+      const name = definition.name?.value;
+      if (operations.has(name)) throw new Error(`v1 method ${method.id}: operation ${name ?? '(anonymous)'} is defined twice`);
+      const operation = executor.operation(prepared, name);
+      // Persisted documents are known at start-up: each must compile, so no v1 call takes the slow path.
+      if (!operation || operation.kind === 'subscription' || !executor.compile(operation)) {
+        throw new Error(`v1 method ${method.id}: operation ${name ?? '(anonymous)'} does not compile with graphql-jit`);
       }
-      runs.set(name, (variables, context) => compiled.query(undefined, context, variables) as Promise<ExecutionResult> | ExecutionResult);
+      operations.set(name, operation);
     }
   }
   // The only operation of a method also runs for plans that name none.
-  if (runs.size === 1) runs.set(undefined, [...runs.values()][0]!);
+  if (operations.size === 1) operations.set(undefined, [...operations.values()][0]!);
   return {
     method,
     validateParams: compileParams(method.params),
     execute(plan, context) {
-      const run = runs.get(plan.operation);
-      if (!run) throw new Error(`v1 method ${method.id} has no operation ${plan.operation ?? '(default)'}`);
-      return run(plan.variables, context);
+      const operation = operations.get(plan.operation);
+      if (!operation) throw new Error(`v1 method ${method.id} has no operation ${plan.operation ?? '(default)'}`);
+      return executor.execute(operation, context, plan.variables, 'v1', method.id);
     },
   };
 }

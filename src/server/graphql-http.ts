@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { once } from 'node:events';
-import type { GraphQLSchema } from 'graphql';
+import type { ExecutionArgs, GraphQLSchema } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Domain } from '../domain/domain.ts';
 import { bearerToken } from '../domain/tokens.ts';
@@ -9,7 +9,9 @@ import { maskYogaError, useErrorPolicy } from '../graph/error-policy.ts';
 import { DEFAULT_QUERY_LIMITS, parseWithinLimits, queryLimitRules, type QueryLimits } from '../graph/query-limits.ts';
 import type { Logger } from '../logger.ts';
 import { DEFAULT_BODY_LIMIT, readBody } from '../http/body.ts';
+import { operationResolutionError, type GraphqlExecutor } from '../graph/executor.ts';
 import type { Graphiql } from './graphiql.ts';
+import { GraphqlFastPath, type YogaFallback } from './graphql-fast-path.ts';
 import type { RequestContext, Route } from './http-server.ts';
 
 export type GraphqlYoga = YogaServerInstance<GraphContext, GraphContext>;
@@ -49,7 +51,33 @@ function useDocumentPolicy(limits: QueryLimits): Plugin<GraphContext> {
   };
 }
 
-export function createGraphqlYoga(options: GraphqlHttpOptions): GraphqlYoga {
+/**
+ * What Yoga still serves (SSE, multipart uploads, forms …) executes on the shared executor too:
+ * compiled operations, the error policy (which Yoga's own policy plugin then finds already
+ * applied) and the one record hook.
+ */
+function useSharedExecutor(executor: GraphqlExecutor): Plugin<GraphContext> {
+  const operationOf = (args: ExecutionArgs) => executor.operation(executor.adopt(args.document), args.operationName);
+  return {
+    onExecute({ setExecuteFn }) {
+      setExecuteFn((args) => {
+        const operation = operationOf(args);
+        if (!operation) return { errors: [operationResolutionError()] };
+        return executor.execute(operation, args.contextValue as GraphContext, args.variableValues, 'graphql-http');
+      });
+    },
+    onSubscribe({ setSubscribeFn }) {
+      setSubscribeFn((args) => {
+        const operation = operationOf(args);
+        if (!operation) return { errors: [operationResolutionError()] };
+        return executor.subscribe(operation, args.contextValue as GraphContext, args.variableValues);
+      });
+    },
+  };
+}
+
+/** Yoga with the gateway's limits and error policy; with `executor`, it executes on the shared one. */
+export function createGraphqlYoga(options: GraphqlHttpOptions, executor?: GraphqlExecutor): GraphqlYoga {
   return createYoga<GraphContext, GraphContext>({
     schema: options.schema,
     graphqlEndpoint: '/graphql',
@@ -65,45 +93,54 @@ export function createGraphqlYoga(options: GraphqlHttpOptions): GraphqlYoga {
     },
     // The error policy plugin shapes execution errors; maskYogaError handles the rest.
     maskedErrors: { maskError: maskYogaError },
-    plugins: [useDocumentPolicy(options.limits ?? DEFAULT_QUERY_LIMITS), useErrorPolicy()],
+    plugins: [useDocumentPolicy(options.limits ?? DEFAULT_QUERY_LIMITS), useErrorPolicy(), ...(executor ? [useSharedExecutor(executor)] : [])],
   });
 }
 
-/** `/graphql` over HTTP: the body is read with a size limit, then handed to Yoga as a fetch Request. */
-export function graphqlRoute(yoga: GraphqlYoga, options: GraphqlHttpOptions): Route {
+/**
+ * `/graphql` over HTTP. The common requests (a JSON POST or a GET, for a single JSON result) take
+ * the fast path on node:http and the shared executor; the rest go to Yoga as fetch Requests, with
+ * the body read under the same size limits.
+ */
+export function graphqlRoute(yoga: GraphqlYoga, executor: GraphqlExecutor, options: GraphqlHttpOptions): Route {
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const uploadLimit = options.uploadLimit ?? 10 * 1024 * 1024;
+  const viaYoga: YogaFallback = async (req, res, context, given) => {
+    const method = req.method ?? 'GET';
+    const hasBody = method !== 'GET' && method !== 'HEAD';
+    const multipart = /^multipart\/form-data/i.test(req.headers['content-type'] ?? '');
+    const body = given ?? (hasBody ? await readBody(req, multipart ? uploadLimit : bodyLimit) : undefined);
+    const principal = await options.domain.auth.resolve(bearerToken(req.headers.authorization));
+    const abort = new AbortController();
+    res.once('close', () => abort.abort());
+    const request = new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/graphql'}`, {
+      method,
+      headers: headersOf(req),
+      body: body && body.length > 0 ? (body as Uint8Array<ArrayBuffer>) : hasBody ? '' : undefined,
+      signal: abort.signal,
+    });
+    const serverContext = graphContext({
+      principal,
+      domain: options.domain,
+      requestId: context.requestId,
+      log: context,
+      client: context.client,
+    });
+    const response = await yoga.fetch(request, serverContext);
+    res.statusCode = response.status;
+    response.headers.forEach((value, name) => res.setHeader(name, value));
+    if (!response.body) {
+      res.end();
+      return;
+    }
+    await streamBody(response.body, res);
+  };
+  const fast = new GraphqlFastPath({ executor, domain: options.domain, bodyLimit, fallback: viaYoga });
   return {
     name: 'graphql',
-    async handle(req: IncomingMessage, res: ServerResponse, context: RequestContext) {
-      const method = req.method ?? 'GET';
-      const hasBody = method !== 'GET' && method !== 'HEAD';
-      const multipart = /^multipart\/form-data/i.test(req.headers['content-type'] ?? '');
-      const body = hasBody ? await readBody(req, multipart ? uploadLimit : bodyLimit) : undefined;
-      const principal = await options.domain.auth.resolve(bearerToken(req.headers.authorization));
-      const abort = new AbortController();
-      res.once('close', () => abort.abort());
-      const request = new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/graphql'}`, {
-        method,
-        headers: headersOf(req),
-        body: body && body.length > 0 ? (body as Uint8Array<ArrayBuffer>) : hasBody ? '' : undefined,
-        signal: abort.signal,
-      });
-      const serverContext = graphContext({
-        principal,
-        domain: options.domain,
-        requestId: context.requestId,
-        log: () => context.log,
-        client: context.client,
-      });
-      const response = await yoga.fetch(request, serverContext);
-      res.statusCode = response.status;
-      response.headers.forEach((value, name) => res.setHeader(name, value));
-      if (!response.body) {
-        res.end();
-        return;
-      }
-      await streamBody(response.body, res);
+    handle(req: IncomingMessage, res: ServerResponse, context: RequestContext) {
+      const mediaType = fast.mediaTypeFor(req);
+      return mediaType ? fast.handle(req, res, context, mediaType) : viaYoga(req, res, context, undefined);
     },
   };
 }

@@ -1,15 +1,15 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { ExecutionArgs, GraphQLError } from 'graphql';
+import type { ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Domain } from '../domain/domain.ts';
 import type { Principal } from '../domain/principal.ts';
 import type { PrincipalWatch } from '../domain/principal-watch.ts';
 import { bearerToken } from '../domain/tokens.ts';
-import { graphContext } from '../graph/context.ts';
+import { graphContext, type GraphContext } from '../graph/context.ts';
+import { operationResolutionError, type GraphqlExecutor, type PreparedOperation } from '../graph/executor.ts';
 import type { Logger } from '../logger.ts';
-import type { GraphqlYoga } from './graphql-http.ts';
 import type { ClientInfo } from '../domain/client-info.ts';
 import { requestIdOf, type RequestContext, type UpgradeRoute } from './http-server.ts';
 import type { Metrics } from './metrics.ts';
@@ -24,12 +24,8 @@ interface ConnectionState {
 
 type ExtraState = { state: ConnectionState };
 
-type EnvelopedArgs = ExecutionArgs & {
-  rootValue: { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown };
-};
-
 export interface GraphqlWsOptions {
-  readonly yoga: GraphqlYoga;
+  readonly executor: GraphqlExecutor;
   readonly domain: Domain;
   readonly watch: PrincipalWatch;
   readonly log: Logger;
@@ -42,7 +38,7 @@ export const SIGNED_OUT_CLOSE = { code: 4403, reason: 'Forbidden: signed out' } 
 
 /**
  * graphql-ws on `/graphql`. The token comes from `connectionParams.authorization`; each operation
- * goes through Yoga's envelope (same limits, same error policy as HTTP). When the principal is
+ * runs on the shared executor (same document cache, limits and error policy as HTTP). When the principal is
  * invalidated the connection is re-authenticated and closed if it lost its credential.
  */
 export class GraphqlWsEndpoint implements UpgradeRoute {
@@ -51,6 +47,8 @@ export class GraphqlWsEndpoint implements UpgradeRoute {
   readonly #options: GraphqlWsOptions;
   /** The client of each upgrade request, as the server worked it out, until its connection starts. */
   readonly #clients = new WeakMap<IncomingMessage, ClientInfo>();
+  /** The prepared operation behind the arguments `onSubscribe` handed graphql-ws. */
+  readonly #operations = new WeakMap<ExecutionArgs, PreparedOperation>();
 
   constructor(options: GraphqlWsOptions) {
     this.#options = options;
@@ -72,8 +70,13 @@ export class GraphqlWsEndpoint implements UpgradeRoute {
           this.#watch(state, ctx.extra.socket, resolvedAt);
           return true;
         },
-        onSubscribe: async (ctx, _id, payload) => {
+        onSubscribe: (ctx, _id, payload) => {
           const state = ctx.extra.state!;
+          const prepared = options.executor.prepare(payload.query);
+          if (prepared.parseFailed) return [...prepared.errors];
+          const operation = options.executor.operation(prepared, payload.operationName);
+          if (!operation) return [operationResolutionError()];
+          if (prepared.errors.length > 0) return [...prepared.errors];
           const contextValue = graphContext({
             principal: state.principal,
             domain: options.domain,
@@ -81,27 +84,18 @@ export class GraphqlWsEndpoint implements UpgradeRoute {
             log: () => options.log.child({ reqId: state.connectionId }),
             client: state.client,
           });
-          const enveloped = options.yoga.getEnveloped(contextValue);
-          let document;
-          try {
-            document = enveloped.parse(payload.query);
-          } catch (error) {
-            return [error as GraphQLError];
-          }
-          const errors = enveloped.validate(enveloped.schema, document);
-          if (errors.length > 0) return errors;
-          const args: EnvelopedArgs = {
-            schema: enveloped.schema,
-            document,
-            operationName: payload.operationName,
+          const args: ExecutionArgs = {
+            schema: options.executor.schema,
+            document: operation.document,
+            operationName: operation.name,
             variableValues: payload.variables,
-            contextValue: await enveloped.contextFactory(),
-            rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+            contextValue,
           };
+          this.#operations.set(args, operation);
           return args;
         },
-        execute: (args) => (args as EnvelopedArgs).rootValue.execute(args) as never,
-        subscribe: (args) => (args as EnvelopedArgs).rootValue.subscribe(args) as never,
+        execute: (args) => options.executor.execute(this.#operations.get(args)!, args.contextValue as GraphContext, args.variableValues, 'graphql-ws'),
+        subscribe: (args) => options.executor.subscribe(this.#operations.get(args)!, args.contextValue as GraphContext, args.variableValues),
         onClose: (ctx) => ctx.extra.state?.stopWatching(),
       },
       this.#wss,
