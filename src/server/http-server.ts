@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -30,6 +30,17 @@ export class RequestContext {
     this.#log ??= this.#baseLog.child({ reqId: this.requestId });
     return this.#log;
   }
+}
+
+/**
+ * A response that carries what its request's accounting needs, so that one listener shared by all
+ * responses does the accounting on 'close' (no closure per request).
+ */
+class GatewayResponse extends ServerResponse<IncomingMessage> {
+  context: RequestContext | undefined = undefined;
+  started = 0;
+  routeName = '';
+  path = '';
 }
 
 export interface Route {
@@ -83,18 +94,27 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
  * leak internals, WebSocket upgrades dispatched by path, and a graceful close.
  */
 export class GatewayHttpServer {
-  readonly server: Server;
+  readonly server: Server<typeof IncomingMessage, typeof GatewayResponse>;
   readonly #options: HttpServerOptions;
   readonly #trust: TrustProxy;
+  readonly #closed: (this: GatewayResponse) => void;
   #inFlight = 0;
   #closing = false;
 
   constructor(options: HttpServerOptions) {
     this.#options = options;
     this.#trust = options.trustProxy ?? TRUST_NOBODY;
-    this.server = createServer({ requestTimeout: 60_000, headersTimeout: 15_000, keepAliveTimeout: 5_000 }, (req, res) => {
-      void this.#handle(req, res);
-    });
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the shared listener's `this` is the response
+    const gateway = this;
+    this.#closed = function (this: GatewayResponse) {
+      gateway.#finished(this);
+    };
+    this.server = createServer(
+      { requestTimeout: 60_000, headersTimeout: 15_000, keepAliveTimeout: 5_000, ServerResponse: GatewayResponse },
+      (req, res) => {
+        void this.#handle(req, res as GatewayResponse);
+      },
+    );
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
     this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
       if (!socket.writable || error.code === 'ECONNRESET') {
@@ -136,32 +156,38 @@ export class GatewayHttpServer {
     await closed;
   }
 
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const started = performance.now();
+  async #handle(req: IncomingMessage, res: GatewayResponse): Promise<void> {
+    res.started = performance.now();
     const context = new RequestContext(requestIdOf(req), clientOf(req, this.#trust), this.#options.log);
     const path = pathOf(req.url);
     const route = this.#options.route(path);
-    const routeName = route?.name ?? 'not_found';
+    res.context = context;
+    res.path = path;
+    res.routeName = route?.name ?? 'not_found';
     this.#inFlight++;
     res.setHeader('x-request-id', context.requestId);
     if (this.#closing) res.setHeader('connection', 'close');
-    res.once('close', () => {
-      this.#inFlight--;
-      const seconds = (performance.now() - started) / 1000;
-      this.#options.metrics.observeRequest(routeName, req.method ?? 'UNKNOWN', res.statusCode, seconds);
-      // The base logger decides, so requests that log nothing never create a child logger.
-      if (this.#options.log.isLevelEnabled('debug')) {
-        context.log.debug(
-          { method: req.method, path, status: res.statusCode, client: context.client.address, ms: Math.round(seconds * 1e4) / 10 },
-          'request finished',
-        );
-      }
-    });
+    res.on('close', this.#closed);
     try {
       if (!route) throw new HttpError(404, 'Not found');
       await route.handle(req, res, context);
     } catch (error) {
       this.#fail(res, context, error);
+    }
+  }
+
+  /** Accounts for a response once its connection is done with it (sent, or abandoned by the client). */
+  #finished(res: GatewayResponse): void {
+    this.#inFlight--;
+    const seconds = (performance.now() - res.started) / 1000;
+    const method = res.req.method ?? 'UNKNOWN';
+    this.#options.metrics.observeRequest(res.routeName, method, res.statusCode, seconds);
+    // The base logger decides, so requests that log nothing never create a child logger.
+    if (res.context && this.#options.log.isLevelEnabled('debug')) {
+      res.context.log.debug(
+        { method, path: res.path, status: res.statusCode, client: res.context.client.address, ms: Math.round(seconds * 1e4) / 10 },
+        'request finished',
+      );
     }
   }
 
