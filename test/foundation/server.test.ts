@@ -201,6 +201,20 @@ describe.each(MODES)('gateway HTTP server (%s)', (mode) => {
     const another = await fetch(`${gw.url}/healthz`);
     expect(another.headers.get('x-request-id')).not.toBe(generated.headers.get('x-request-id'));
 
+    // Every kind of answer carries it: GraphQL on the fast path and on Yoga (SSE), v1, errors, not found.
+    const headers = { 'x-request-id': 'every-answer', 'content-type': 'application/json' };
+    const answers = [
+      await fetch(gw.graphqlUrl, { method: 'POST', headers, body: JSON.stringify({ query: '{ __typename }' }) }),
+      await fetch(gw.graphqlUrl, { method: 'POST', headers, body: '{ not json' }),
+      await fetch(gw.graphqlUrl, { method: 'POST', headers: { ...headers, accept: 'text/event-stream' }, body: JSON.stringify({ query: '{ __typename }' }) }),
+      await fetch(`${gw.url}/api/v1/test/test`, { method: 'POST', headers, body: '[]' }),
+      await fetch(`${gw.url}/no/such/path`, { headers }),
+    ];
+    for (const answer of answers) {
+      await answer.arrayBuffer();
+      expect(answer.headers.get('x-request-id'), `${answer.url} ${answer.status}`).toBe('every-answer');
+    }
+
     // Ids that could forge log lines or bloat them are replaced.
     for (const bad of ['has spaces', 'x'.repeat(65), 'quote"s']) {
       const res = await fetch(`${gw.url}/healthz`, { headers: { 'x-request-id': bad } });
