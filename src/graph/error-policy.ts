@@ -54,6 +54,14 @@ export function refusalFor(principal: Principal): GraphQLError {
   );
 }
 
+/** A validation error carries a code and a status (400) when its rule gave none, on every path. */
+export function withValidationCode(error: GraphQLError): GraphQLError {
+  const extensions = error.extensions as Record<string, unknown>;
+  extensions.code ??= 'GRAPHQL_VALIDATION_FAILED';
+  extensions.status ??= 400;
+  return error;
+}
+
 export function maskedError(error?: GraphQLError): GraphQLError {
   return errorAt(UNEXPECTED_ERROR_MESSAGE, error, { code: 'INTERNAL_SERVER_ERROR', status: 500 });
 }

@@ -14,7 +14,7 @@ import {
 } from 'graphql';
 import type { Principal } from '../domain/principal.ts';
 import type { GraphContext } from './context.ts';
-import { applyErrorPolicy } from './error-policy.ts';
+import { applyErrorPolicy, UNEXPECTED_ERROR_MESSAGE, withValidationCode } from './error-policy.ts';
 import { DEFAULT_QUERY_LIMITS, parseWithinLimits, queryLimitRules, type QueryLimits } from './query-limits.ts';
 
 type Variables = Readonly<Record<string, unknown>> | null | undefined;
@@ -150,7 +150,7 @@ export class GraphqlExecutor {
 
   /** Validates an already parsed document (the v1 facade's persisted ones), without caching it. */
   prepareDocument(document: DocumentNode): PreparedDocument {
-    const errors = validate(this.schema, document, this.#rules).map(validationError);
+    const errors = validate(this.schema, document, this.#rules).map(withValidationCode);
     return { document, errors, parseFailed: false, operations: new Map() };
   }
 
@@ -275,9 +275,7 @@ export class GraphqlExecutor {
    * queries, or one per request) never pay it.
    */
   #prepareOperation(document: DocumentNode, name: string | undefined, kind: OperationTypeNode): MutableOperation {
-    const schema = this.schema;
-    const viaGraphqlJs: Run = (context, variables) =>
-      execute({ schema, document, operationName: name, variableValues: variables, contextValue: context }) as Promise<ExecutionResult> | ExecutionResult;
+    const viaGraphqlJs = graphqlJsRun(this.schema, document, name);
     const operation: MutableOperation = { name, kind, document, compiled: false, run: viaGraphqlJs };
     if (kind === 'subscription') return operation;
     let runs = 0;
@@ -297,8 +295,7 @@ export class GraphqlExecutor {
     const target = operation as MutableOperation;
     const { schema } = this;
     const { document, name } = operation;
-    const viaGraphqlJs: Run = (context, variables) =>
-      execute({ schema, document, operationName: name, variableValues: variables, contextValue: context }) as Promise<ExecutionResult> | ExecutionResult;
+    const viaGraphqlJs = graphqlJsRun(schema, document, name);
     const compiled = operation.kind === 'subscription' ? undefined : compileQuery(schema, document, name, { disablingCapturingStackErrors: true });
     if (!compiled || !isCompiledQuery(compiled)) {
       target.run = viaGraphqlJs;
@@ -316,21 +313,19 @@ export class GraphqlExecutor {
   }
 }
 
+/** `name` of `document` on graphql-js. */
+function graphqlJsRun(schema: GraphQLSchema, document: DocumentNode, name: string | undefined): Run {
+  return (context, variables) =>
+    execute({ schema, document, operationName: name, variableValues: variables, contextValue: context }) as Promise<ExecutionResult> | ExecutionResult;
+}
+
 function invalidDocument(): never {
   throw new Error('an operation of a document that does not validate was run');
 }
 
-/** A validation error carries our code and status, like Yoga's. */
-function validationError(error: GraphQLError): GraphQLError {
-  const extensions = error.extensions as Record<string, unknown>;
-  extensions.code ??= 'GRAPHQL_VALIDATION_FAILED';
-  extensions.status ??= 400;
-  return error;
-}
-
 /** A failure outside the resolvers: the error policy masks it and logs the original. */
 function crashed(error: unknown): ExecutionResult {
-  return { errors: [new GraphQLError('Unexpected error.', { originalError: error instanceof Error ? error : new Error(String(error)) })] };
+  return { errors: [new GraphQLError(UNEXPECTED_ERROR_MESSAGE, { originalError: error instanceof Error ? error : new Error(String(error)) })] };
 }
 
 /** `source` with `map` applied to each event; `return` reaches the source at once, even mid-wait. */

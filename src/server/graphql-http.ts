@@ -5,7 +5,7 @@ import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Domain } from '../domain/domain.ts';
 import { bearerToken } from '../domain/tokens.ts';
 import { graphContext, type GraphContext } from '../graph/context.ts';
-import { maskYogaError, useErrorPolicy } from '../graph/error-policy.ts';
+import { maskYogaError, useErrorPolicy, withValidationCode } from '../graph/error-policy.ts';
 import { DEFAULT_QUERY_LIMITS, parseWithinLimits, queryLimitRules, type QueryLimits } from '../graph/query-limits.ts';
 import type { Logger } from '../logger.ts';
 import { DEFAULT_BODY_LIMIT, readBody } from '../http/body.ts';
@@ -41,11 +41,7 @@ function useDocumentPolicy(limits: QueryLimits): Plugin<GraphContext> {
     onValidate({ addValidationRule }) {
       for (const rule of rules) addValidationRule(rule);
       return ({ result }) => {
-        for (const error of result) {
-          const extensions = error.extensions as Record<string, unknown>;
-          extensions.code ??= 'GRAPHQL_VALIDATION_FAILED';
-          extensions.status ??= 400;
-        }
+        for (const error of result) withValidationCode(error);
       };
     },
   };
