@@ -276,7 +276,9 @@ describe('`npm start` in a terminal', () => {
     expect(printed(gateway, 'exiting now')).toBe(false);
 
     gateway.type('\x03');
-    expect(await gateway.exited).toBe(1);
+    // The gateway exits with 1. npm passes that on, unless the press reaches npm only after the
+    // gateway has gone: npm has then stopped forwarding signals and dies of the SIGINT itself (130).
+    expect([1, 130]).toContain(await gateway.exited);
     expect(printed(gateway, 'WARN: interrupted again: exiting now')).toBe(true);
     expect(printed(gateway, 'gateway stopped')).toBe(false);
   });
