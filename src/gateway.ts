@@ -5,6 +5,8 @@ import { openDatabase, type Database, type DatabaseTarget } from './db/client.ts
 import type { RootPasswordDelivery } from './domain/bootstrap.ts';
 import { Domain } from './domain/domain.ts';
 import { PrincipalWatch } from './domain/principal-watch.ts';
+import { recordOperations } from './graph/call-records.ts';
+import type { CallLogOptions } from './domain/call-log.ts';
 import { GraphqlExecutor } from './graph/executor.ts';
 import { buildSchema } from './graph/schema.ts';
 import { openKv, type Kv } from './kv/kv.ts';
@@ -37,6 +39,8 @@ export interface GatewayOptions {
   readonly v1PingIntervalMs?: number;
   /** How a generated root password reaches the operator (needed when ROOT_PASSWORD is unset). */
   readonly deliverRootPassword?: RootPasswordDelivery;
+  /** Clock and intervals of the call log and statistics (tests shorten them). */
+  readonly callLog?: CallLogOptions;
 }
 
 export interface Gateway {
@@ -98,11 +102,18 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       log,
       passwordHashing: config.passwordHashing,
       deliverRootPassword: options.deliverRootPassword,
+      callLog: options.callLog,
     });
     closers.push(() => domain.close());
     const watch = new PrincipalWatch(domain.auth);
     closers.push(() => watch.close());
-    const retention = new RetentionWorker([{ name: 'expired sessions and action tokens', run: () => domain.sessions.purgeExpired() }], log);
+    const retention = new RetentionWorker(
+      [
+        { name: 'expired sessions and action tokens', run: () => domain.sessions.purgeExpired() },
+        { name: 'call log partitions', run: () => domain.callLog.applyRetention() },
+      ],
+      log,
+    );
     closers.push(() => retention.close());
 
     const metrics = new Metrics({
@@ -112,7 +123,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const schema = buildSchema();
     const graphiql = config.nodeEnv === 'production' ? undefined : new Graphiql();
     const graphqlOptions = { schema, domain, log, graphiql };
-    const executor = new GraphqlExecutor({ schema });
+    const executor = new GraphqlExecutor({ schema, record: recordOperations(domain.callLog.recorder) });
     const yoga = createGraphqlYoga(graphqlOptions, executor);
     const graphqlWs = new GraphqlWsEndpoint({ executor, domain, watch, log, metrics });
 

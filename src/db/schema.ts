@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, check, index, integer, jsonb, smallint, snakeCase, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, check, doublePrecision, index, integer, jsonb, primaryKey, smallint, snakeCase, text, timestamp } from 'drizzle-orm/pg-core';
 
 /** `{ permissionName: enabled }`, as stored on users and API tokens. */
 export type PermissionMap = Record<string, boolean>;
@@ -124,3 +124,35 @@ export type SessionRow = typeof sessions.$inferSelect;
 export type ApiTokenRow = typeof apiTokens.$inferSelect;
 export type ActionTokenRow = typeof actionTokens.$inferSelect;
 export type SettingsRow = typeof settings.$inferSelect;
+
+// API call log and statistics (issue 10).
+
+/**
+ * One row per recorded call (v1 method or GraphQL root field). Partitioned by day on `started_at`
+ * (hand-written in the migration; partitions are made ahead and dropped whole by retention), so the
+ * primary key includes it. A deleted user's calls stay, with a null user.
+ */
+export const callLog = snakeCase.table(
+  'call_log',
+  {
+    id: bigserial({ mode: 'number' }).notNull(),
+    methodId: text().notNull(),
+    userId: bigint({ mode: 'string' }).references(() => users.id, { onDelete: 'set null' }),
+    /** `session` or `apiToken`, with the id of that credential. */
+    credentialKind: text().$type<'session' | 'apiToken'>(),
+    credentialId: text(),
+    clientAddress: text(),
+    startedAt: timestamp({ withTimezone: true }).notNull(),
+    durationMs: doublePrecision().notNull(),
+    status: integer().notNull(),
+    statusText: text().notNull(),
+    isError: boolean().notNull(),
+    isException: boolean().notNull(),
+    isDeclined: boolean().notNull(),
+    /** The rule that declined the call (the concurrency cap, a rate limit). */
+    declinedBy: text(),
+  },
+  (t) => [primaryKey({ columns: [t.startedAt, t.id] }), index().on(t.methodId, t.startedAt), index().on(t.userId)],
+);
+
+export type CallLogRow = typeof callLog.$inferSelect;

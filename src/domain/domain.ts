@@ -6,6 +6,7 @@ import type { Logger } from '../logger.ts';
 import { ApiTokens } from './api-tokens.ts';
 import { Authenticator, type CachedResolution } from './auth.ts';
 import { bootstrap, type RootPasswordDelivery } from './bootstrap.ts';
+import { CallLog, type CallLogOptions } from './call-log.ts';
 import { Passwords, type PasswordHashingOptions } from './passwords.ts';
 import { PermissionCatalog } from './permissions.ts';
 import { Profile } from './profile.ts';
@@ -22,6 +23,8 @@ export interface DomainDeps {
   readonly passwordHashing?: PasswordHashingOptions;
   /** How a generated root password reaches the operator (needed when ROOT_PASSWORD is unset). */
   readonly deliverRootPassword?: RootPasswordDelivery;
+  /** Clock and intervals of the call log and statistics. */
+  readonly callLog?: CallLogOptions;
 }
 
 /** The business rules of the gateway, wired to their stores; transports call nothing else. */
@@ -35,6 +38,7 @@ export class Domain {
   readonly sessions: Sessions;
   readonly apiTokens: ApiTokens;
   readonly profile: Profile;
+  readonly callLog: CallLog;
   readonly #authCache: InvalidatingCache<CachedResolution>;
 
   private constructor(deps: DomainDeps, authCache: InvalidatingCache<CachedResolution>) {
@@ -58,6 +62,7 @@ export class Domain {
     });
     this.apiTokens = new ApiTokens({ db, catalog: this.permissions, invalidate });
     this.profile = new Profile(this.users, this.passwords);
+    this.callLog = new CallLog({ db, stats: deps.kv.stats, settings: this.settings, logger: log, options: deps.callLog });
   }
 
   /** Wires the domain and makes sure the root user and the settings row exist. */
@@ -73,6 +78,7 @@ export class Domain {
         smtpUrl: deps.config.smtpUrl,
         deliverRootPassword: deps.deliverRootPassword,
       });
+      await domain.callLog.start();
     } catch (error) {
       await domain.close();
       throw error;
@@ -81,6 +87,7 @@ export class Domain {
   }
 
   async close(): Promise<void> {
+    await this.callLog.close();
     await this.#authCache.close();
   }
 }

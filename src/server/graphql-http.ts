@@ -66,7 +66,7 @@ function useSharedExecutor(executor: GraphqlExecutor): Plugin<GraphContext> {
       setSubscribeFn((args) => {
         const operation = operationOf(args);
         if (!operation) return { errors: [operationResolutionError()] };
-        return executor.subscribe(operation, args.contextValue as GraphContext, args.variableValues);
+        return executor.subscribe(operation, args.contextValue as GraphContext, args.variableValues, 'graphql-http');
       });
     },
   };
