@@ -1,7 +1,7 @@
-import { and, count, desc, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { callLog, type CallLogRow } from '../db/schema.ts';
-import type { Page } from './list-query.ts';
+import type { Page, SortDirection } from './list-query.ts';
 
 const DAY_MS = 24 * 3_600_000;
 const PARTITION_PREFIX = 'call_log_p';
@@ -162,13 +162,14 @@ export class CallLogStore {
     return row?.n ?? 0;
   }
 
-  /** Newest first. */
-  async list(filter: CallLogFilter, page: Page): Promise<CallLogRow[]> {
+  /** By start time, newest first unless told otherwise. */
+  async list(filter: CallLogFilter, page: Page, direction: SortDirection = 'desc'): Promise<CallLogRow[]> {
+    const order = direction === 'desc' ? [desc(callLog.startedAt), desc(callLog.id)] : [asc(callLog.startedAt), asc(callLog.id)];
     return this.#db
       .select()
       .from(callLog)
       .where(conditions(filter))
-      .orderBy(desc(callLog.startedAt), desc(callLog.id))
+      .orderBy(...order)
       .offset(page.offset)
       .limit(page.limit);
   }

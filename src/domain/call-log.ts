@@ -5,7 +5,7 @@ import type { Logger } from '../logger.ts';
 import { ApiStats, type StatsWindow } from './api-stats.ts';
 import { CallLogStore, type CallLogFilter } from './call-log-store.ts';
 import { CallRecorder } from './call-recorder.ts';
-import type { Page } from './list-query.ts';
+import type { Page, SortDirection } from './list-query.ts';
 import type { Settings } from './settings.ts';
 
 export interface CallLogOptions {
@@ -59,8 +59,8 @@ export class CallLog {
     return this.store.count(filter);
   }
 
-  list(filter: CallLogFilter, page: Page): Promise<CallLogRow[]> {
-    return this.store.list(filter, page);
+  list(filter: CallLogFilter, page: Page, direction: SortDirection = 'desc'): Promise<CallLogRow[]> {
+    return this.store.list(filter, page, direction);
   }
 
   /** Flushes what was recorded and stops the timers. */

@@ -129,6 +129,44 @@ const SETTINGS_FIELDS = ['app_url', 'smtp_hostname', 'smtp_port', 'smtp_username
  * A method served without an entry here, or an entry for a method not served, fails the suite.
  */
 const EXPECTATIONS: Record<string, Expectation> = {
+  // api-v1-reference.md "API calls log": every method `admin`; protocol.md §4.1, decisions.md "Reads and statistics".
+  '/v1/admin/api-call-log/read-log': {
+    access: 'admin',
+    call: () => ({ args: [{ where: { method_id: '/v1/test/test' }, limit: 5 }] }),
+    answer: (answer) => {
+      expectSuccess(answer);
+      // Rows reach the log within a second: the page may still be empty.
+      const rows = (answer.data ?? []) as Record<string, unknown>[];
+      for (const row of rows) {
+        expect(row).toMatchObject({ method_id: '/v1/test/test', started: expect.any(String), runtime: expect.any(Number), is_error: expect.any(Boolean), status: expect.any(Number) });
+      }
+      expect(answer.meta).toMatchObject({ total: expect.any(Number), summary: { total: answer.meta.total } });
+    },
+  },
+  '/v1/admin/api-call-log/read-latest-stat': {
+    access: 'admin',
+    answer: (answer) => {
+      expectSuccess(answer);
+      const methods = answer.data as Record<string, unknown>[];
+      expect(Array.isArray(methods)).toBe(true);
+      for (const method of methods) {
+        expect(method).toMatchObject({ id: expect.any(String), last_updated: expect.any(String), load: expect.any(Array), requests: expect.any(Array) });
+        expect(method.load).toHaveLength(60);
+      }
+    },
+  },
+  '/v1/admin/api-call-log/read-history-stat': {
+    access: 'admin',
+    call: () => ({ args: ['/v1/test/test'] }),
+    answer: (answer) => {
+      expectSuccess(answer);
+      const stats = answer.data as { id: string; load: unknown[]; requests: unknown[] };
+      expect(stats).toMatchObject({ id: '/v1/test/test', last_updated: expect.any(String) });
+      expect(stats.load).toHaveLength(4320);
+      expect(stats.requests).toHaveLength(4320);
+    },
+  },
+
   // api-v1-schemas.md "Application settings": permissions `admin`; decisions.md "Settings".
   '/v1/admin/settings/read': {
     access: 'admin',

@@ -5,6 +5,7 @@ import { hasPermission } from '../../domain/principal.ts';
 import { builder } from '../builder.ts';
 import { offsetConnection } from '../connections.ts';
 import { pushIterator, watchAuthorization } from '../live-authorization.ts';
+import { OrderDirection } from './common.ts';
 
 const ApiStatsWindow = builder.enumType('ApiStatsWindow', {
   description: 'The span of a statistics snapshot.',
@@ -119,9 +120,13 @@ builder.queryFields((t) => ({
   apiCallLog: t.connection(
     {
       type: ApiCall,
-      description: 'The recorded calls, newest first. Admins only.',
+      description: 'The recorded calls, newest first unless ordered otherwise. Admins only.',
       authScopes: { permission: 'admin' },
-      args: { filter: t.arg({ type: ApiCallFilter }) },
+      args: {
+        filter: t.arg({ type: ApiCallFilter }),
+        offset: t.arg.int({ description: 'Skip this many calls (after `after`, when given).' }),
+        order: t.arg({ type: OrderDirection, defaultValue: 'desc', description: 'By start time: DESC (newest first, the default) or ASC.' }),
+      },
       resolve: (_root, args, context) => {
         const given = args.filter;
         const filter = {
@@ -133,7 +138,7 @@ builder.queryFields((t) => ({
         };
         return offsetConnection(args, {
           count: () => context.domain.callLog.count(filter),
-          page: (offset, limit) => context.domain.callLog.list(filter, { offset, limit }),
+          page: (offset, limit) => context.domain.callLog.list(filter, { offset, limit }, args.order ?? 'desc'),
         });
       },
     },
