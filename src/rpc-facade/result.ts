@@ -8,6 +8,11 @@ export interface V1Result {
   /** Present only on success; `null` is a value ("no rows"). */
   readonly data?: unknown;
   readonly meta?: Readonly<Record<string, unknown>>;
+  /**
+   * The HTTP status line, when the status is not this server's (test-smtp passes SMTP reply codes
+   * through: the call worked, and a 535 of the SMTP server is no HTTP error of the gateway).
+   */
+  readonly httpStatus?: number;
 }
 
 /** The framework codes of API v1, with the texts the original server sent. */
