@@ -24,6 +24,7 @@ import { isV1Path, V1HttpEndpoint } from './rpc-facade/http-transport.ts';
 import { MethodTable } from './rpc-facade/method-table.ts';
 import { V1_METHODS } from './rpc-facade/methods/index.ts';
 import { V1WebSocketEndpoint } from './rpc-facade/ws-transport.ts';
+import { startMail, type MailService } from './workers/mail.ts';
 import { RetentionWorker } from './workers/retention.ts';
 
 export interface GatewayOptions {
@@ -51,6 +52,8 @@ export interface Gateway {
   readonly domain: Domain;
   /** Server events for v1 WebSocket clients (fanned out to every node). */
   readonly v1Events: V1Events;
+  /** E-mail delivery: the queue, and this node's worker unless MAIL_WORKER=off. */
+  readonly mail: MailService;
   /** Stops within `timeoutMs`: no new connections, in-flight requests finish, sockets close, stores close. */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -115,6 +118,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       log,
     );
     closers.push(() => retention.close());
+    const mail = await startMail({
+      outbox: domain.outbox,
+      settings: domain.settings,
+      config: config.mail,
+      log,
+      redis: config.redisUrl ? { url: config.redisUrl, keyPrefix: options.keyPrefix ?? config.redisPrefix } : undefined,
+      runWorker: config.mail.worker,
+    });
+    domain.outbox.setDispatch((ids) => mail.enqueue(ids));
+    closers.push(() => mail.close(Date.now() + 5000));
 
     const metrics = new Metrics({
       databasePool: () => database.poolStats(),
@@ -179,11 +192,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       kv,
       domain,
       v1Events,
+      mail,
       close(timeoutMs = 10_000) {
         closing ??= (async () => {
           const deadline = Date.now() + timeoutMs - 1000;
           await Promise.all([graphqlWs.close(), v1Ws.close()]);
-          await server.close(deadline);
+          // Mail stops claiming at once; the rows in hand finish or go back before the deadline.
+          await Promise.all([server.close(deadline), mail.close(deadline)]);
           await closeAll();
           log.info('gateway stopped');
         })();

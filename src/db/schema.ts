@@ -156,3 +156,44 @@ export const callLog = snakeCase.table(
 );
 
 export type CallLogRow = typeof callLog.$inferSelect;
+// --- E-mail: the transactional outbox (issue 8) ---
+
+export const OUTBOX_STATUSES = ['queued', 'sending', 'sent', 'failed', 'uncertain'] as const;
+export type OutboxStatus = (typeof OUTBOX_STATUSES)[number];
+
+/**
+ * One row per e-mail, written in the transaction of the action that causes it. A worker claims a
+ * row (`queued` → `sending`, with a lease) before it talks to SMTP; `handedOverAt` is set just before
+ * the end of the message data goes out, so a row whose worker died is retried only when the server
+ * cannot have taken it (otherwise it becomes `uncertain`).
+ */
+export const outbox = snakeCase.table(
+  'outbox',
+  {
+    id: id(),
+    recipient: text().notNull(),
+    template: text().notNull(),
+    subject: text().notNull(),
+    textBody: text().notNull(),
+    htmlBody: text().notNull(),
+    status: text().$type<OutboxStatus>().notNull().default('queued'),
+    attempts: integer().notNull().default(0),
+    nextAttemptAt: timestamp({ withTimezone: true }).defaultNow(),
+    leaseOwner: text(),
+    leaseExpiresAt: timestamp({ withTimezone: true }),
+    handedOverAt: timestamp({ withTimezone: true }),
+    lastReply: text(),
+    /** Not sent because a limit was reached: a record for admins, never sent. */
+    rateLimited: boolean().notNull().default(false),
+    createdAt: createdAt(),
+    updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    sentAt: timestamp({ withTimezone: true }),
+  },
+  (t) => [
+    index().on(t.status, t.nextAttemptAt),
+    index().on(t.createdAt),
+    check('outbox_status', sql`${t.status} in ('queued', 'sending', 'sent', 'failed', 'uncertain')`),
+  ],
+);
+
+export type OutboxRow = typeof outbox.$inferSelect;

@@ -3,16 +3,19 @@ import type { Db } from '../db/client.ts';
 import { InvalidatingCache } from '../kv/cache.ts';
 import type { Kv } from '../kv/kv.ts';
 import type { Logger } from '../logger.ts';
+import { AccountEmails } from './account-emails.ts';
 import { ApiTokens } from './api-tokens.ts';
 import { Authenticator, type CachedResolution } from './auth.ts';
 import { bootstrap, type RootPasswordDelivery } from './bootstrap.ts';
 import { CallLog, type CallLogOptions } from './call-log.ts';
 import { Passwords, type PasswordHashingOptions } from './passwords.ts';
 import { PermissionCatalog } from './permissions.ts';
+import { Outbox } from './outbox.ts';
 import { Profile } from './profile.ts';
 import { RateLimiter } from './rate-limits.ts';
 import { Sessions } from './sessions.ts';
 import { Settings } from './settings.ts';
+import { testSmtp, type SmtpTestInput, type SmtpTestResult } from './smtp-test.ts';
 import { Users } from './users.ts';
 
 export interface DomainDeps {
@@ -39,6 +42,9 @@ export class Domain {
   readonly apiTokens: ApiTokens;
   readonly profile: Profile;
   readonly callLog: CallLog;
+  /** E-mail: the outbox, and the confirmation and password-reset flows that write to it. */
+  readonly outbox: Outbox;
+  readonly accountEmails: AccountEmails;
   readonly #authCache: InvalidatingCache<CachedResolution>;
 
   private constructor(deps: DomainDeps, authCache: InvalidatingCache<CachedResolution>) {
@@ -63,6 +69,22 @@ export class Domain {
     this.apiTokens = new ApiTokens({ db, catalog: this.permissions, invalidate });
     this.profile = new Profile(this.users, this.passwords);
     this.callLog = new CallLog({ db, stats: deps.kv.stats, settings: this.settings, logger: log, options: deps.callLog });
+    this.outbox = new Outbox(db);
+    this.accountEmails = new AccountEmails({
+      db,
+      outbox: this.outbox,
+      limiter: this.limiter,
+      settings: this.settings,
+      passwords: this.passwords,
+      invalidate,
+      log,
+      minDurationMs: deps.config.signinMinDurationMs,
+    });
+  }
+
+  /** Tries SMTP settings (given, or the stored ones) without storing anything. */
+  testSmtp(input: SmtpTestInput): Promise<SmtpTestResult> {
+    return testSmtp(this.settings, input);
   }
 
   /** Wires the domain and makes sure the root user and the settings row exist. */

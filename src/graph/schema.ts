@@ -9,6 +9,7 @@ import './types/api-tokens.ts';
 import './types/settings.ts';
 import './types/test-upload.ts';
 import './types/api-stats.ts';
+import './types/mail.ts';
 
 /** What the schema's `File` scalar accepts: the v1 facade hands uploads to it in this shape. */
 export type { UploadedFile } from './builder.ts';

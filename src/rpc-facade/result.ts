@@ -13,6 +13,11 @@ export interface V1Result {
    * `rate-limit:<name>`). The call log counts it as declined; it never goes on the wire.
    */
   readonly declinedBy?: string;
+  /**
+   * The HTTP status line, when the status is not this server's (test-smtp passes SMTP reply codes
+   * through: the call worked, and a 535 of the SMTP server is no HTTP error of the gateway).
+   */
+  readonly httpStatus?: number;
 }
 
 /** The framework codes of API v1, with the texts the original server sent. */

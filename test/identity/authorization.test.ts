@@ -43,6 +43,7 @@ const EXPECTATIONS: Record<Operation, Record<string, Expectation>> = {
     user: { access: 'admin', args: '(id: "1")' },
     suggestUsers: { access: 'admin', args: '(first: 1)' },
     settings: { access: 'admin' },
+    outbox: { access: 'admin' },
   },
   mutation: {
     signUp: { access: 'everyone', args: () => `(input: { username: ${NOBODY()}, password: "matrix password" })` },
@@ -68,6 +69,12 @@ const EXPECTATIONS: Record<Operation, Record<string, Expectation>> = {
     renameUser: { access: 'admin', args: () => `(id: ${MISSING}, username: ${NOBODY()})` },
     deleteUserSessions: { access: 'admin', args: `(id: ${MISSING})` },
     updateSettings: { access: 'admin', args: '(input: {})' },
+    sendConfirmationEmail: { access: 'everyone', args: () => `(user: ${NOBODY()})` },
+    sendPasswordResetEmail: { access: 'everyone', args: () => `(user: ${NOBODY()})` },
+    confirmEmail: { access: 'everyone', args: '(token: "not-a-token")' },
+    resetPassword: { access: 'everyone', args: '(token: "not-a-token", password: "matrix password")' },
+    testSmtp: { access: 'admin', args: '(input: { hostname: "127.0.0.1", port: 1 })' },
+    retryOutboxMessage: { access: 'admin', args: `(id: ${MISSING})` },
   },
   subscription: {
     ticks: { access: 'everyone', args: '(intervalMs: 10, count: 1)' },

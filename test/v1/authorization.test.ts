@@ -184,6 +184,15 @@ const EXPECTATIONS: Record<string, Expectation> = {
     call: () => ({ args: [{ signup_enabled: true }] }),
     answer: (answer) => expectNoData(answer),
   },
+  // protocol.md §4.2: the SMTP reply is the result; a server that cannot be reached is 500 with the reason.
+  '/v1/admin/settings/test-smtp': {
+    access: 'admin',
+    call: () => ({ args: [{ smtp_hostname: '127.0.0.1', smtp_port: 1 }] }),
+    answer: (answer) => {
+      expect({ status: answer.status, exception: answer.exception }).toEqual({ status: 500, exception: false });
+      expect(answer.statusText).toMatch(/ECONNREFUSED|connect/i);
+    },
+  },
 
   // api-v1-reference.md "Application users management": every method `admin`; protocol.md §4.3.
   '/v1/admin/users/read': {
@@ -388,6 +397,27 @@ const EXPECTATIONS: Record<string, Expectation> = {
       expectSuccess(answer, { status: 200, statusText: 'You were registered.' });
       expect(answer.data).toBeUndefined();
     },
+  },
+  // protocol.md §4.7 with decisions.md: the send methods always answer 200, whoever the account is.
+  '/v1/session/send-confirmation-email': {
+    access: '*',
+    call: () => ({ args: [unique('nobody')] }),
+    answer: (answer) => expectNoData(answer),
+  },
+  '/v1/session/send-password-reset-email': {
+    access: '*',
+    call: () => ({ args: [`${unique('nobody')}@example.com`] }),
+    answer: (answer) => expectNoData(answer),
+  },
+  '/v1/session/confirm-email-by-token': {
+    access: '*',
+    call: () => ({ args: ['not-a-token'] }),
+    answer: (answer) => expect({ status: answer.status, statusText: answer.statusText }).toEqual({ status: 400, statusText: 'Token is invalid' }),
+  },
+  '/v1/session/set-password-by-token': {
+    access: '*',
+    call: () => ({ args: ['not-a-token', 'matrix-new-password'] }),
+    answer: (answer) => expect({ status: answer.status, statusText: answer.statusText }).toEqual({ status: 400, statusText: 'Token is invalid' }),
   },
   '/v1/session/signout': {
     access: '*',
