@@ -22,6 +22,7 @@ import { isV1Path, V1HttpEndpoint } from './rpc-facade/http-transport.ts';
 import { MethodTable } from './rpc-facade/method-table.ts';
 import { V1_METHODS } from './rpc-facade/methods/index.ts';
 import { V1WebSocketEndpoint } from './rpc-facade/ws-transport.ts';
+import { notificationRetention } from './workers/notification-retention.ts';
 import { RetentionWorker } from './workers/retention.ts';
 
 export interface GatewayOptions {
@@ -102,7 +103,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     closers.push(() => domain.close());
     const watch = new PrincipalWatch(domain.auth);
     closers.push(() => watch.close());
-    const retention = new RetentionWorker([{ name: 'expired sessions and action tokens', run: () => domain.sessions.purgeExpired() }], log);
+    const retention = new RetentionWorker(
+      [{ name: 'expired sessions and action tokens', run: () => domain.sessions.purgeExpired() }, notificationRetention(database.db)],
+      log,
+    );
     closers.push(() => retention.close());
 
     const metrics = new Metrics({
@@ -111,7 +115,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     });
     const schema = buildSchema();
     const graphiql = config.nodeEnv === 'production' ? undefined : new Graphiql();
-    const graphqlOptions = { schema, domain, log, graphiql };
+    const graphqlOptions = { schema, domain, log, graphiql, watch };
     const executor = new GraphqlExecutor({ schema });
     const yoga = createGraphqlYoga(graphqlOptions, executor);
     const graphqlWs = new GraphqlWsEndpoint({ executor, domain, watch, log, metrics });
@@ -120,6 +124,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const v1Events = new V1Events(kv.pubsub);
     await v1Events.start();
     closers.push(() => v1Events.close());
+    // v1 clients hear of new notifications as the event `notifications` (protocol.md §1.6), published once, by the creating node.
+    closers.push(
+      domain.notifications.onCreated((userIds) => {
+        v1Events
+          .publish({ targets: userIds.map((id) => `user:${id}`), name: 'notifications', args: [] })
+          .catch((err: unknown) => log.warn({ err }, 'could not publish the v1 notifications event'));
+      }),
+    );
     const v1Http = new V1HttpEndpoint({ dispatcher, domain });
     const v1Ws = new V1WebSocketEndpoint({
       dispatcher,

@@ -6,6 +6,7 @@ import type { Logger } from '../logger.ts';
 import { ApiTokens } from './api-tokens.ts';
 import { Authenticator, type CachedResolution } from './auth.ts';
 import { bootstrap, type RootPasswordDelivery } from './bootstrap.ts';
+import { Notifications } from './notifications.ts';
 import { Passwords, type PasswordHashingOptions } from './passwords.ts';
 import { PermissionCatalog } from './permissions.ts';
 import { Profile } from './profile.ts';
@@ -35,6 +36,7 @@ export class Domain {
   readonly sessions: Sessions;
   readonly apiTokens: ApiTokens;
   readonly profile: Profile;
+  readonly notifications: Notifications;
   readonly #authCache: InvalidatingCache<CachedResolution>;
 
   private constructor(deps: DomainDeps, authCache: InvalidatingCache<CachedResolution>) {
@@ -46,7 +48,9 @@ export class Domain {
     const invalidate = (tags: readonly string[]) => this.auth.invalidate(tags);
     this.limiter = new RateLimiter(deps.kv.counters);
     this.settings = new Settings(db);
-    this.users = new Users({ db, settings: this.settings, passwords: this.passwords, catalog: this.permissions, invalidate });
+    this.notifications = new Notifications({ db, settings: this.settings, pubsub: deps.kv.pubsub, log });
+    const securityEvent = this.notifications.securityEvent;
+    this.users = new Users({ db, settings: this.settings, passwords: this.passwords, catalog: this.permissions, invalidate, securityEvent });
     this.sessions = new Sessions({
       db,
       passwords: this.passwords,
@@ -55,8 +59,9 @@ export class Domain {
       settings: this.settings,
       invalidate,
       signinMinDurationMs: deps.config.signinMinDurationMs,
+      securityEvent,
     });
-    this.apiTokens = new ApiTokens({ db, catalog: this.permissions, invalidate });
+    this.apiTokens = new ApiTokens({ db, catalog: this.permissions, invalidate, securityEvent });
     this.profile = new Profile(this.users, this.passwords);
   }
 
@@ -66,6 +71,7 @@ export class Domain {
     await authCache.start();
     const domain = new Domain(deps, authCache);
     try {
+      await domain.notifications.start();
       await bootstrap({
         db: deps.db,
         passwords: domain.passwords,
@@ -81,6 +87,7 @@ export class Domain {
   }
 
   async close(): Promise<void> {
+    await this.notifications.close();
     await this.#authCache.close();
   }
 }
