@@ -110,6 +110,7 @@ export async function wsSubscribe<T = Record<string, unknown>>(
     webSocketImpl: WebSocket,
     retryAttempts: 0,
     lazy: false,
+    onNonLazyError: () => {},
     connectionParams: token ? { authorization: `Bearer ${token}` } : {},
     on: {
       connected: () => opened(),
