@@ -25,6 +25,7 @@ import { MethodTable } from './rpc-facade/method-table.ts';
 import { V1_METHODS } from './rpc-facade/methods/index.ts';
 import { V1WebSocketEndpoint } from './rpc-facade/ws-transport.ts';
 import { startMail, type MailService } from './workers/mail.ts';
+import { notificationRetention } from './workers/notification-retention.ts';
 import { RetentionWorker } from './workers/retention.ts';
 
 export interface GatewayOptions {
@@ -114,6 +115,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       [
         { name: 'expired sessions and action tokens', run: () => domain.sessions.purgeExpired() },
         { name: 'call log partitions', run: () => domain.callLog.applyRetention() },
+        notificationRetention(database.db),
       ],
       log,
     );
@@ -135,7 +137,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     });
     const schema = buildSchema();
     const graphiql = config.nodeEnv === 'production' ? undefined : new Graphiql();
-    const graphqlOptions = { schema, domain, log, graphiql };
+    const graphqlOptions = { schema, domain, log, graphiql, watch };
     const executor = new GraphqlExecutor({ schema, record: recordOperations(domain.callLog.recorder) });
     const yoga = createGraphqlYoga(graphqlOptions, executor);
     const graphqlWs = new GraphqlWsEndpoint({ executor, domain, watch, log, metrics });
@@ -144,6 +146,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const v1Events = new V1Events(kv.pubsub);
     await v1Events.start();
     closers.push(() => v1Events.close());
+    // v1 clients hear of new notifications as the event `notifications` (protocol.md §1.6), published once, by the creating node.
+    closers.push(
+      domain.notifications.onCreated((userIds) => {
+        v1Events
+          .publish({ targets: userIds.map((id) => `user:${id}`), name: 'notifications', args: [] })
+          .catch((err: unknown) => log.warn({ err }, 'could not publish the v1 notifications event'));
+      }),
+    );
     const v1Http = new V1HttpEndpoint({ dispatcher, domain });
     const v1Ws = new V1WebSocketEndpoint({
       dispatcher,

@@ -197,3 +197,43 @@ export const outbox = snakeCase.table(
 );
 
 export type OutboxRow = typeof outbox.$inferSelect;
+// ---- Notifications (issue 9) ----
+
+/** One message, sent to one or more users; ids grow in commit order (see domain/notifications.ts). */
+export const notifications = snakeCase.table(
+  'notifications',
+  {
+    id: id(),
+    subject: text().notNull(),
+    body: text().notNull(),
+    createdAt: createdAt(),
+    expiresAt: timestamp({ withTimezone: true }).notNull(),
+  },
+  (t) => [index().on(t.expiresAt)],
+);
+
+/**
+ * Each recipient's state of a notification. `expiresAt` is the notification's, copied so that the
+ * inbox index alone answers the inbox page (newest first), the unread count (an index-only scan)
+ * and mark-all-read.
+ */
+export const notificationRecipients = snakeCase.table(
+  'notification_recipients',
+  {
+    notificationId: bigint({ mode: 'string' })
+      .notNull()
+      .references(() => notifications.id, { onDelete: 'cascade' }),
+    userId: userRef(),
+    read: boolean().notNull().default(false),
+    deleted: boolean().notNull().default(false),
+    expiresAt: timestamp({ withTimezone: true }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.notificationId, t.userId] }),
+    // Leading user id: also what deleting a user cascades through.
+    index('notification_recipients_inbox').on(t.userId, t.notificationId, t.deleted, t.read, t.expiresAt),
+  ],
+);
+
+export type NotificationRow = typeof notifications.$inferSelect;
+export type NotificationRecipientRow = typeof notificationRecipients.$inferSelect;

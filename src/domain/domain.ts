@@ -8,6 +8,7 @@ import { ApiTokens } from './api-tokens.ts';
 import { Authenticator, type CachedResolution } from './auth.ts';
 import { bootstrap, type RootPasswordDelivery } from './bootstrap.ts';
 import { CallLog, type CallLogOptions } from './call-log.ts';
+import { Notifications } from './notifications.ts';
 import { Passwords, type PasswordHashingOptions } from './passwords.ts';
 import { PermissionCatalog } from './permissions.ts';
 import { Outbox } from './outbox.ts';
@@ -45,6 +46,7 @@ export class Domain {
   /** E-mail: the outbox, and the confirmation and password-reset flows that write to it. */
   readonly outbox: Outbox;
   readonly accountEmails: AccountEmails;
+  readonly notifications: Notifications;
   readonly #authCache: InvalidatingCache<CachedResolution>;
 
   private constructor(deps: DomainDeps, authCache: InvalidatingCache<CachedResolution>) {
@@ -56,7 +58,9 @@ export class Domain {
     const invalidate = (tags: readonly string[]) => this.auth.invalidate(tags);
     this.limiter = new RateLimiter(deps.kv.counters);
     this.settings = new Settings(db);
-    this.users = new Users({ db, settings: this.settings, passwords: this.passwords, catalog: this.permissions, invalidate });
+    this.notifications = new Notifications({ db, settings: this.settings, pubsub: deps.kv.pubsub, log });
+    const securityEvent = this.notifications.securityEvent;
+    this.users = new Users({ db, settings: this.settings, passwords: this.passwords, catalog: this.permissions, invalidate, securityEvent });
     this.sessions = new Sessions({
       db,
       passwords: this.passwords,
@@ -65,8 +69,9 @@ export class Domain {
       settings: this.settings,
       invalidate,
       signinMinDurationMs: deps.config.signinMinDurationMs,
+      securityEvent,
     });
-    this.apiTokens = new ApiTokens({ db, catalog: this.permissions, invalidate });
+    this.apiTokens = new ApiTokens({ db, catalog: this.permissions, invalidate, securityEvent });
     this.profile = new Profile(this.users, this.passwords);
     this.callLog = new CallLog({ db, stats: deps.kv.stats, settings: this.settings, logger: log, options: deps.callLog });
     this.outbox = new Outbox(db);
@@ -93,6 +98,7 @@ export class Domain {
     await authCache.start();
     const domain = new Domain(deps, authCache);
     try {
+      await domain.notifications.start();
       await bootstrap({
         db: deps.db,
         passwords: domain.passwords,
@@ -110,6 +116,7 @@ export class Domain {
 
   async close(): Promise<void> {
     await this.callLog.close();
+    await this.notifications.close();
     await this.#authCache.close();
   }
 }
