@@ -6,6 +6,7 @@ import type { RootPasswordDelivery } from './domain/bootstrap.ts';
 import { Domain } from './domain/domain.ts';
 import { PrincipalWatch } from './domain/principal-watch.ts';
 import { GraphqlExecutor } from './graph/executor.ts';
+import { fieldGuard } from './graph/field-limits.ts';
 import { buildSchema } from './graph/schema.ts';
 import { openKv, type Kv } from './kv/kv.ts';
 import type { MemoryHub } from './kv/memory-pubsub.ts';
@@ -13,7 +14,7 @@ import type { Logger } from './logger.ts';
 import { Graphiql, GRAPHIQL_ASSET_PREFIX } from './server/graphiql.ts';
 import { createGraphqlYoga, graphqlRoute } from './server/graphql-http.ts';
 import { GraphqlWsEndpoint } from './server/graphql-ws.ts';
-import { healthzRoute, metricsRoute, readyzRoute } from './server/health.ts';
+import { healthzRoute, metricsRoute, readiness, readyzRoute } from './server/health.ts';
 import { GatewayHttpServer, type Route, type UpgradeRoute } from './server/http-server.ts';
 import { Metrics } from './server/metrics.ts';
 import { Dispatcher } from './rpc-facade/dispatcher.ts';
@@ -112,7 +113,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const schema = buildSchema();
     const graphiql = config.nodeEnv === 'production' ? undefined : new Graphiql();
     const graphqlOptions = { schema, domain, log, graphiql };
-    const executor = new GraphqlExecutor({ schema });
+    const executor = new GraphqlExecutor({ schema, guard: fieldGuard({ production: config.nodeEnv === 'production' }) });
     const yoga = createGraphqlYoga(graphqlOptions, executor);
     const graphqlWs = new GraphqlWsEndpoint({ executor, domain, watch, log, metrics });
 
@@ -134,6 +135,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
     // `server` is declared below; the closure only runs once it exists.
     const sources = { database, kv, metrics, closing: (): boolean => server.closing };
+    metrics.watchReadiness(() => readiness(sources));
     const exact = new Map<string, Route>([
       ['/graphql', graphqlRoute(yoga, executor, graphqlOptions)],
       ['/healthz', healthzRoute(sources)],

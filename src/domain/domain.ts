@@ -5,6 +5,8 @@ import type { Kv } from '../kv/kv.ts';
 import type { Logger } from '../logger.ts';
 import { ApiTokens } from './api-tokens.ts';
 import { Authenticator, type CachedResolution } from './auth.ts';
+import { CallLimits, type CallLimitOverrides } from './call-limits.ts';
+import { LiveSettings } from './live-settings.ts';
 import { bootstrap, type RootPasswordDelivery } from './bootstrap.ts';
 import { Passwords, type PasswordHashingOptions } from './passwords.ts';
 import { PermissionCatalog } from './permissions.ts';
@@ -24,6 +26,8 @@ export interface DomainDeps {
   readonly deliverRootPassword?: RootPasswordDelivery;
 }
 
+const NO_OVERRIDES: CallLimitOverrides = Object.freeze({});
+
 /** The business rules of the gateway, wired to their stores; transports call nothing else. */
 export class Domain {
   readonly permissions: PermissionCatalog;
@@ -35,6 +39,10 @@ export class Domain {
   readonly sessions: Sessions;
   readonly apiTokens: ApiTokens;
   readonly profile: Profile;
+  /** Settings every call consults, kept in memory and reread on every node after a change. */
+  readonly liveSettings: LiveSettings;
+  /** The per-method limits of every call (v1 methods and GraphQL root fields). */
+  readonly callLimits: CallLimits;
   readonly #authCache: InvalidatingCache<CachedResolution>;
 
   private constructor(deps: DomainDeps, authCache: InvalidatingCache<CachedResolution>) {
@@ -58,6 +66,9 @@ export class Domain {
     });
     this.apiTokens = new ApiTokens({ db, catalog: this.permissions, invalidate });
     this.profile = new Profile(this.users, this.passwords);
+    this.liveSettings = new LiveSettings(() => this.settings.read(), deps.kv.pubsub, log);
+    this.settings.onChanged = () => this.liveSettings.changed();
+    this.callLimits = new CallLimits(deps.kv.counters, () => (this.liveSettings.current?.callLimits ?? NO_OVERRIDES) as CallLimitOverrides);
   }
 
   /** Wires the domain and makes sure the root user and the settings row exist. */
@@ -73,6 +84,7 @@ export class Domain {
         smtpUrl: deps.config.smtpUrl,
         deliverRootPassword: deps.deliverRootPassword,
       });
+      await domain.liveSettings.start();
     } catch (error) {
       await domain.close();
       throw error;
@@ -81,6 +93,7 @@ export class Domain {
   }
 
   async close(): Promise<void> {
+    await this.liveSettings.close();
     await this.#authCache.close();
   }
 }

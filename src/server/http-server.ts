@@ -67,6 +67,11 @@ export interface Route {
   /** The `route` label of the request metrics. */
   readonly name: string;
   handle(req: IncomingMessage, res: ServerResponse, context: RequestContext): Promise<void> | void;
+  /**
+   * Answers what escaped `handle` in the route's own protocol (a JSON-RPC envelope, a GraphQL
+   * error); true when it answered. Errors are logged by the server either way.
+   */
+  fail?(req: IncomingMessage, res: ServerResponse, error: unknown, context: RequestContext): boolean;
 }
 
 export interface UpgradeRoute {
@@ -191,6 +196,10 @@ export class GatewayHttpServer {
       if (!route) throw new HttpError(404, 'Not found');
       await route.handle(req, res, context);
     } catch (error) {
+      if (route?.fail) {
+        if (!(error instanceof HttpError)) context.log.error({ err: error }, 'request failed');
+        if (route.fail(req, res, error, context)) return;
+      }
       this.#fail(res, context, error);
     }
   }
