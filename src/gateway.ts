@@ -113,7 +113,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const schema = buildSchema();
     const graphiql = config.nodeEnv === 'production' ? undefined : new Graphiql();
     const graphqlOptions = { schema, domain, log, graphiql };
-    const executor = new GraphqlExecutor({ schema, guard: fieldGuard({ production: config.nodeEnv === 'production' }) });
+    const production = config.nodeEnv === 'production';
+    const executor = new GraphqlExecutor({ schema, production, guard: fieldGuard({ production }) });
     const yoga = createGraphqlYoga(graphqlOptions, executor);
     const graphqlWs = new GraphqlWsEndpoint({ executor, domain, watch, log, metrics });
 

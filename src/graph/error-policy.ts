@@ -70,6 +70,18 @@ export function withValidationCode(error: GraphQLError): GraphQLError {
   return error;
 }
 
+/**
+ * In production, validation errors do not spell out the schema: "Did you mean …?" suggestions
+ * (which let a client map the schema with introspection off) are removed.
+ */
+export function withoutSuggestions(error: GraphQLError): GraphQLError {
+  const at = error.message.indexOf(' Did you mean');
+  if (at === -1) return error;
+  const masked = new GraphQLError(error.message.slice(0, at), { nodes: error.nodes, extensions: error.extensions });
+  if (!error.nodes && error.locations) Object.assign(masked, { locations: error.locations });
+  return masked;
+}
+
 export function maskedError(error?: GraphQLError): GraphQLError {
   return errorAt(UNEXPECTED_ERROR_MESSAGE, error, { code: 'INTERNAL_SERVER_ERROR', status: 500 });
 }

@@ -17,7 +17,7 @@ import {
 } from 'graphql';
 import type { Principal } from '../domain/principal.ts';
 import type { GraphContext } from './context.ts';
-import { applyErrorPolicy, UNEXPECTED_ERROR_MESSAGE, withValidationCode } from './error-policy.ts';
+import { applyErrorPolicy, UNEXPECTED_ERROR_MESSAGE, withoutSuggestions, withValidationCode } from './error-policy.ts';
 import { DEFAULT_QUERY_LIMITS, parseWithinLimits, queryLimitRules, type QueryLimits } from './query-limits.ts';
 
 type Variables = Readonly<Record<string, unknown>> | null | undefined;
@@ -59,6 +59,8 @@ export interface ExecutorOptions {
    * method) before it runs.
    */
   readonly guard?: OperationGuard;
+  /** NODE_ENV=production: validation errors carry no "Did you mean" suggestions. */
+  readonly production?: boolean;
   readonly limits?: QueryLimits;
   /** Parsed and validated documents kept, by text: at least this many of the most recently used. */
   readonly documentCacheSize?: number;
@@ -151,6 +153,7 @@ export class GraphqlExecutor {
   readonly #documents: DocumentCache<PreparedDocument>;
   readonly #record: ((record: OperationRecord) => void) | undefined;
   readonly #guard: OperationGuard | undefined;
+  readonly #production: boolean;
   readonly #rootFields = new WeakMap<PreparedOperation, readonly string[]>();
   /** Documents another server parsed and validated (Yoga, with its own cache), by identity. */
   readonly #foreign = new WeakMap<DocumentNode, PreparedDocument>();
@@ -162,6 +165,7 @@ export class GraphqlExecutor {
     this.#documents = new DocumentCache(options.documentCacheSize ?? 1000);
     this.#record = options.record;
     this.#guard = options.guard;
+    this.#production = options.production ?? false;
   }
 
   /** The root fields an operation selects (fragments included, `__typename` left out), each once. */
@@ -186,7 +190,8 @@ export class GraphqlExecutor {
 
   /** Validates an already parsed document (the v1 facade's persisted ones), without caching it. */
   prepareDocument(document: DocumentNode): PreparedDocument {
-    const errors = validate(this.schema, document, this.#rules).map(withValidationCode);
+    let errors = validate(this.schema, document, this.#rules).map(withValidationCode);
+    if (this.#production) errors = errors.map(withoutSuggestions);
     return { document, errors, parseFailed: false, operations: new Map() };
   }
 

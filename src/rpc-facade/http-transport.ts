@@ -10,10 +10,11 @@ import type { Logger } from '../logger.ts';
 import type { Call, Dispatcher } from './dispatcher.ts';
 import { BUILTIN_METHODS, isRpcEnvelope, rpcRequestOf } from './json-rpc.ts';
 import { isServiceUnavailable } from '../domain/errors.ts';
+import { INPUT_LIMITS, jsonDepthExceeds } from '../input-limits.ts';
 import { envelope, failure, httpStatusOf, INTERNAL_ERROR, ok, retryAfterHeader, RpcCode, SERVICE_UNAVAILABLE, type V1Result } from './result.ts';
 import { receiveUpload, uploadArgs, UploadError } from './upload.ts';
 
-export const V1_BODY_LIMIT = 4 * 1024 * 1024;
+export const V1_BODY_LIMIT = INPUT_LIMITS.v1BodyBytes;
 
 /** What the server knows of a request before the facade sees it. */
 export interface RequestInfo {
@@ -129,6 +130,7 @@ export class V1HttpEndpoint {
         } catch {
           return send(res, failure(RpcCode.decodeError));
         }
+        if (jsonDepthExceeds(parsed)) return send(res, failure(RpcCode.decodeError, `JSON is nested deeper than ${INPUT_LIMITS.jsonDepth} levels`));
         if (isRpcEnvelope(parsed)) {
           const rpc = rpcRequestOf(parsed);
           methodId = rpc.method ?? '';

@@ -14,6 +14,7 @@ import {
   withValidationCode,
 } from '../graph/error-policy.ts';
 import { HttpError } from '../http/http-error.ts';
+import { INPUT_LIMITS } from '../input-limits.ts';
 import { DEFAULT_QUERY_LIMITS, parseWithinLimits, queryLimitRules, type QueryLimits } from '../graph/query-limits.ts';
 import type { Logger } from '../logger.ts';
 import { DEFAULT_BODY_LIMIT, readBody } from '../http/body.ts';
@@ -108,7 +109,7 @@ export function createGraphqlYoga(options: GraphqlHttpOptions, executor?: Graphq
  */
 export function graphqlRoute(yoga: GraphqlYoga, executor: GraphqlExecutor, options: GraphqlHttpOptions): Route {
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
-  const uploadLimit = options.uploadLimit ?? 10 * 1024 * 1024;
+  const uploadLimit = options.uploadLimit ?? INPUT_LIMITS.uploadBytes;
   const viaYoga: YogaFallback = async (req, res, context, given) => {
     const method = req.method ?? 'GET';
     const hasBody = method !== 'GET' && method !== 'HEAD';

@@ -10,6 +10,7 @@ import { TRUST_NOBODY, type TrustProxy } from '../trust-proxy.ts';
 import type { Logger } from '../logger.ts';
 import { HttpError } from '../http/http-error.ts';
 import { pathOf } from '../http/url-path.ts';
+import { ConnectionsPerAddress } from '../input-limits.ts';
 import type { Metrics } from './metrics.ts';
 
 /** Per-request facts every handler gets: its id (logged on every line) and who is calling. */
@@ -125,6 +126,7 @@ export class GatewayHttpServer {
   readonly #closed: (this: GatewayResponse) => void;
   #inFlight = 0;
   #closing = false;
+  readonly #websocketsPerAddress = new ConnectionsPerAddress();
 
   constructor(options: HttpServerOptions) {
     this.#options = options;
@@ -238,6 +240,16 @@ export class GatewayHttpServer {
       socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
       return;
     }
+    const release = this.#websocketsPerAddress.enter(context.client.address);
+    if (!release) {
+      const body = JSON.stringify({ error: 'Too many WebSocket connections from this address' });
+      socket.end(
+        `HTTP/1.1 429 Too Many Requests\r\nretry-after: 10\r\ncontent-type: application/json; charset=utf-8\r\n` +
+          `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
+      return;
+    }
+    socket.once('close', release);
     try {
       route.handleUpgrade(req, socket, head, context);
     } catch (error) {
