@@ -31,19 +31,19 @@ const RATE_RULES = ['perAddress', 'perAccount', 'perToken'] as const;
 
 /** What every method and field gets unless declared otherwise: generous, a ceiling only runaway clients reach. */
 export const DEFAULT_CALL_LIMITS: Required<CallLimitRules> = Object.freeze({
-  perAddress: { max: 1200, windowSeconds: 60 },
-  perAccount: { max: 3000, windowSeconds: 60 },
-  perToken: { max: 3000, windowSeconds: 60 },
+  perAddress: { max: 30_000, windowSeconds: 60 },
+  perAccount: { max: 60_000, windowSeconds: 60 },
+  perToken: { max: 60_000, windowSeconds: 60 },
   concurrent: 1024,
   concurrentPerCaller: 64,
 });
 
 /**
  * Sign-in and sign-up: a guest's ceiling of attempts per address, on top of the layered sign-in
- * limits (settings `signin*`), which judge failures. 300 a minute lets 200 colleagues behind one
+ * limits (settings `signin*`), which judge failures. 600 a minute lets 200 colleagues behind one
  * NAT sign in within the same minute.
  */
-const SIGN_IN: CallLimitRules = { perAddress: { max: 300, windowSeconds: 60 } };
+const SIGN_IN: CallLimitRules = { perAddress: { max: 600, windowSeconds: 60 } };
 
 /** Methods that send e-mail: each call can reach somebody's mailbox, so few per address and account. */
 const SENDS_EMAIL: CallLimitRules = {
