@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../helpers/cluster.ts';
 import { ROOT_PASSWORD } from '../helpers/gateway.ts';
-import { httpCall } from '../helpers/v1.ts';
+import { httpCall, type HttpAnswer } from '../helpers/v1.ts';
 
 /** A change on one node must apply on the others within this time. */
 const PROPAGATION_MS = 1000;
@@ -37,7 +37,7 @@ describe('three gateway processes on one PostgreSQL and one Redis', () => {
   it('holds a limit across the nodes (three nodes do not get three times the budget), set on one node and applied on the others within a second', async () => {
     await setCallLimits(0, { '/v1/profile/read': { perAccount: { max: 12, windowSeconds: 60 } } });
     await sleep(PROPAGATION_MS);
-    const answers = [];
+    const answers: HttpAnswer[] = [];
     for (let round = 0; round < 12; round++) {
       answers.push(...(await Promise.all([0, 1, 2].map((i) => httpCall(node(i), '/v1/profile/read', [], { token: root })))));
     }

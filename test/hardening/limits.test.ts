@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DECLARED_CALL_LIMITS, DEFAULT_CALL_LIMITS, effectiveRules } from '../../src/domain/call-limits.ts';
 import { gql, rootSession } from '../helpers/graphql.ts';
 import { ROOT_PASSWORD, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { httpCall, rawCall, RawWs } from '../helpers/v1.ts';
+import { httpCall, rawCall, RawWs, type HttpAnswer } from '../helpers/v1.ts';
 
 async function setCallLimits(gw: TestGateway, token: string, limits: unknown): Promise<void> {
   const answer = await httpCall(gw, '/v1/admin/settings/update', [{ call_limits: limits }], { token });
@@ -35,7 +35,7 @@ describe('per-method limits on one node (production mode)', () => {
 
   it('refuses a v1 method past its per-account rate with -32802, meta.retry_after and Retry-After, over both transports', async () => {
     await setCallLimits(gw, root, { '/v1/profile/read': { perAccount: { max: 3, windowSeconds: 60 } } });
-    const answers = [];
+    const answers: HttpAnswer[] = [];
     for (let i = 0; i < 5; i++) answers.push(await httpCall(gw, '/v1/profile/read', [], { token: root }));
     expect(answers.slice(0, 3).map((a) => a.status)).toEqual([200, 200, 200]);
     const refused = answers[3]!;
