@@ -158,11 +158,11 @@ export class V1WebSocketEndpoint {
       this.#send(connection, envelope(failure(RpcCode.decodeError), null));
       return;
     }
-    if (jsonDepthExceeds(frame)) {
-      this.#send(connection, envelope(failure(RpcCode.decodeError, `JSON is nested deeper than ${INPUT_LIMITS.jsonDepth} levels`), null));
+    const { method, args, id } = rpcRequestOf(frame);
+    if (jsonDepthExceeds(args)) {
+      this.#send(connection, envelope(failure(RpcCode.decodeError, `JSON is nested deeper than ${INPUT_LIMITS.jsonDepth} levels`), id ?? null));
       return;
     }
-    const { method, args, id } = rpcRequestOf(frame);
     // Answers to server-initiated calls (the client's -32800) carry no method: nothing to do.
     if (method === null) return;
     if (BUILTIN_METHODS.has(method)) {
