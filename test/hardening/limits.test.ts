@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { INPUT_LIMITS } from '../../src/input-limits.ts';
 import { DECLARED_CALL_LIMITS, DEFAULT_CALL_LIMITS, effectiveRules } from '../../src/domain/call-limits.ts';
 import { gql, rootSession } from '../helpers/graphql.ts';
 import { ROOT_PASSWORD, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -127,6 +128,26 @@ describe('per-method limits on one node (production mode)', () => {
     expect(costly.errors?.[0]?.extensions.code).toBe('QUERY_TOO_COMPLEX');
     expect(costly.errors?.[0]?.message).toMatch(/cost/);
     expect((await gql(gw, `{ ${page} }`, {}, root)).status).toBe(200);
+  });
+
+  it('refuses WebSocket upgrades past the per-address limit with 429, and accepts again once one closes', async () => {
+    const url = `${gw.url.replace('http', 'ws')}/api/`;
+    const open: RawWs[] = [];
+    try {
+      for (let i = 0; i < INPUT_LIMITS.wsConnectionsPerAddress; i++) open.push(await RawWs.open(url, null));
+      await expect(RawWs.open(url, null)).rejects.toThrow(/upgrade answered 429/);
+      await open.pop()!.close();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      open.push(await RawWs.open(url, null));
+    } finally {
+      await Promise.all(open.map((ws) => ws.close()));
+    }
+  });
+
+  it('closes a WebSocket whose message is larger than the frame limit with 1009', async () => {
+    const ws = await RawWs.open(`${gw.url.replace('http', 'ws')}/api/`, null);
+    ws.ws.send('x'.repeat(INPUT_LIMITS.v1WsFrameBytes + 1));
+    expect((await ws.closed).code).toBe(1009);
   });
 
   it('answers every path under /api/ and /v1/ with a JSON-RPC envelope, traversal-looking ones as unknown methods', async () => {
