@@ -8,6 +8,7 @@ import { PrincipalWatch } from './domain/principal-watch.ts';
 import { recordOperations } from './graph/call-records.ts';
 import type { CallLogOptions } from './domain/call-log.ts';
 import { GraphqlExecutor } from './graph/executor.ts';
+import { fieldGuard } from './graph/field-limits.ts';
 import { buildSchema } from './graph/schema.ts';
 import { openKv, type Kv } from './kv/kv.ts';
 import type { MemoryHub } from './kv/memory-pubsub.ts';
@@ -15,7 +16,7 @@ import type { Logger } from './logger.ts';
 import { Graphiql, GRAPHIQL_ASSET_PREFIX } from './server/graphiql.ts';
 import { createGraphqlYoga, graphqlRoute } from './server/graphql-http.ts';
 import { GraphqlWsEndpoint } from './server/graphql-ws.ts';
-import { healthzRoute, metricsRoute, readyzRoute } from './server/health.ts';
+import { healthzRoute, metricsRoute, readiness, readyzRoute } from './server/health.ts';
 import { GatewayHttpServer, type Route, type UpgradeRoute } from './server/http-server.ts';
 import { Metrics } from './server/metrics.ts';
 import { Dispatcher } from './rpc-facade/dispatcher.ts';
@@ -138,7 +139,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const schema = buildSchema();
     const graphiql = config.nodeEnv === 'production' ? undefined : new Graphiql();
     const graphqlOptions = { schema, domain, log, graphiql, watch };
-    const executor = new GraphqlExecutor({ schema, record: recordOperations(domain.callLog.recorder) });
+    const production = config.nodeEnv === 'production';
+    const executor = new GraphqlExecutor({ schema, production, guard: fieldGuard({ production }), record: recordOperations(domain.callLog.recorder) });
     const yoga = createGraphqlYoga(graphqlOptions, executor);
     const graphqlWs = new GraphqlWsEndpoint({ executor, domain, watch, log, metrics });
 
@@ -168,6 +170,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
     // `server` is declared below; the closure only runs once it exists.
     const sources = { database, kv, metrics, closing: (): boolean => server.closing };
+    metrics.watchReadiness(() => readiness(sources));
     const exact = new Map<string, Route>([
       ['/graphql', graphqlRoute(yoga, executor, graphqlOptions)],
       ['/healthz', healthzRoute(sources)],

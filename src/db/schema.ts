@@ -111,6 +111,9 @@ export const settings = snakeCase.table(
     emailWindowSeconds: integer().notNull().default(3600),
     callLogRetentionDays: integer().notNull().default(30),
     notificationRetentionDays: integer().notNull().default(30),
+    // Hardening: changes to the declared call limits, and introspection in production.
+    callLimits: jsonb().$type<Record<string, Record<string, unknown>>>().notNull().default({}),
+    graphqlIntrospection: boolean().notNull().default(false),
     updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [

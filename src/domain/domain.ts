@@ -6,6 +6,8 @@ import type { Logger } from '../logger.ts';
 import { AccountEmails } from './account-emails.ts';
 import { ApiTokens } from './api-tokens.ts';
 import { Authenticator, type CachedResolution } from './auth.ts';
+import { CallLimits, type CallLimitOverrides } from './call-limits.ts';
+import { LiveSettings } from './live-settings.ts';
 import { bootstrap, type RootPasswordDelivery } from './bootstrap.ts';
 import { CallLog, type CallLogOptions } from './call-log.ts';
 import { Notifications } from './notifications.ts';
@@ -31,6 +33,8 @@ export interface DomainDeps {
   readonly callLog?: CallLogOptions;
 }
 
+const NO_OVERRIDES: CallLimitOverrides = Object.freeze({});
+
 /** The business rules of the gateway, wired to their stores; transports call nothing else. */
 export class Domain {
   readonly permissions: PermissionCatalog;
@@ -47,6 +51,10 @@ export class Domain {
   readonly outbox: Outbox;
   readonly accountEmails: AccountEmails;
   readonly notifications: Notifications;
+  /** Settings every call consults, kept in memory and reread on every node after a change. */
+  readonly liveSettings: LiveSettings;
+  /** The per-method limits of every call (v1 methods and GraphQL root fields). */
+  readonly callLimits: CallLimits;
   readonly #authCache: InvalidatingCache<CachedResolution>;
 
   private constructor(deps: DomainDeps, authCache: InvalidatingCache<CachedResolution>) {
@@ -85,6 +93,9 @@ export class Domain {
       log,
       minDurationMs: deps.config.signinMinDurationMs,
     });
+    this.liveSettings = new LiveSettings(() => this.settings.read(), deps.kv.pubsub, log);
+    this.settings.onChanged = () => this.liveSettings.changed();
+    this.callLimits = new CallLimits(deps.kv.counters, () => (this.liveSettings.current?.callLimits ?? NO_OVERRIDES) as CallLimitOverrides);
   }
 
   /** Tries SMTP settings (given, or the stored ones) without storing anything. */
@@ -107,6 +118,7 @@ export class Domain {
         deliverRootPassword: deps.deliverRootPassword,
       });
       await domain.callLog.start();
+      await domain.liveSettings.start();
     } catch (error) {
       await domain.close();
       throw error;
@@ -117,6 +129,7 @@ export class Domain {
   async close(): Promise<void> {
     await this.callLog.close();
     await this.notifications.close();
+    await this.liveSettings.close();
     await this.#authCache.close();
   }
 }

@@ -1,6 +1,7 @@
 import { eq, getTableColumns } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { settings, SMTP_TLS_MODES, type SettingsRow } from '../db/schema.ts';
+import { callLimitOverridesProblem } from './call-limits.ts';
 import { ValidationError } from './errors.ts';
 import { isEmailShaped, isStorableText } from './user-fields.ts';
 
@@ -22,13 +23,26 @@ interface IntegerSpec {
 interface BooleanSpec {
   readonly kind: 'boolean';
 }
+/** A JSON value judged by `problem` (which says what is wrong, or null). */
+interface JsonSpec {
+  readonly kind: 'json';
+  readonly problem: (value: unknown) => string | null;
+}
 interface EnumSpec {
   readonly kind: 'enum';
   readonly values: readonly string[];
   /** Name of the GraphQL enum type. */
   readonly graphqlName: string;
 }
-type ValueSpec<T> = T extends boolean ? BooleanSpec : T extends number ? IntegerSpec : T extends string ? TextSpec | EnumSpec : never;
+type ValueSpec<T> = T extends boolean
+  ? BooleanSpec
+  : T extends number
+    ? IntegerSpec
+    : T extends string
+      ? TextSpec | EnumSpec
+      : T extends object
+        ? JsonSpec
+        : never;
 type SettingSpec<T> = ValueSpec<NonNullable<T>> & {
   readonly description: string;
   /** Write-only: reads tell only whether it is set. */
@@ -89,9 +103,17 @@ const SPECS = {
   emailWindowSeconds: { ...seconds(), description: 'Window of the e-mail limits, in seconds.' },
   callLogRetentionDays: { ...days, description: 'Days the API call log is kept.' },
   notificationRetentionDays: { ...days, description: 'Days notifications are kept.' },
+  // Hardening: per-method call limits and GraphQL introspection in production.
+  callLimits: {
+    kind: 'json',
+    problem: callLimitOverridesProblem,
+    description:
+      'Changes to the call limits, by v1 method id or GraphQL root field ("*" for the defaults): { perAddress, perAccount, perToken: { max, windowSeconds } | null, concurrent, concurrentPerCaller: integer | null }. See the README, "Limits".',
+  },
+  graphqlIntrospection: { kind: 'boolean', description: 'Whether GraphQL introspection is answered when NODE_ENV is production (always outside it).' },
 } as const satisfies { readonly [K in SettingName]: SettingSpec<Editable[K]> };
 
-export type SettingKind = TextSpec | IntegerSpec | BooleanSpec | EnumSpec;
+export type SettingKind = TextSpec | IntegerSpec | BooleanSpec | EnumSpec | JsonSpec;
 export type Setting = SettingKind & {
   readonly name: SettingName;
   /** The v1 API's (snake_case) name. */
@@ -152,6 +174,8 @@ function expectation(setting: Setting): string {
       return 'must be true or false';
     case 'enum':
       return `must be one of ${setting.values.join(', ')}`;
+    case 'json':
+      return 'is invalid';
   }
 }
 
@@ -167,12 +191,15 @@ function acceptable(setting: Setting, value: unknown): boolean {
       return typeof value === 'boolean';
     case 'enum':
       return typeof value === 'string' && setting.values.includes(value);
+    case 'json':
+      return setting.problem(value) === null;
   }
 }
 
 /** What is wrong with `value` for this setting (e.g. "must be an integer from 1 to 65535"), or null. */
 export function settingProblem(setting: Setting, value: unknown): string | null {
   if (value === null ? setting.nullable : acceptable(setting, value)) return null;
+  if (setting.kind === 'json' && value !== null) return setting.problem(value);
   return expectation(setting);
 }
 
@@ -202,6 +229,8 @@ export function smtpSettingsFromUrl(smtpUrl: string | undefined): Partial<Editab
 /** The one settings row: read with secrets masked, updated by validated partial patches. */
 export class Settings {
   readonly #db: Db;
+  /** Told after every change that wrote something (the live settings of every node reread). */
+  onChanged: () => Promise<void> = async () => {};
 
   constructor(db: Db) {
     this.#db = db;
@@ -234,6 +263,7 @@ export class Settings {
       .set({ ...(values as Partial<Editable>), updatedAt: new Date() })
       .where(eq(settings.id, 1))
       .returning();
+    await this.onChanged();
     return mask(row!);
   }
 }

@@ -24,6 +24,7 @@ export function recordOperations(recorder: CallRecorder): (record: OperationReco
     for (const field of fields) {
       const error = record.errors.length > 0 ? errorAt(record.errors, field.responseKey) : undefined;
       const status = error ? Number(error.extensions.status ?? 500) : 200;
+      const declinedBy = error ? declinedRule(error) : undefined;
       recorder.record({
         methodId: field.methodId,
         principal: record.principal,
@@ -33,9 +34,17 @@ export function recordOperations(recorder: CallRecorder): (record: OperationReco
         statusText: error ? error.message : 'OK',
         error: Boolean(error),
         exception: error?.extensions.code === 'INTERNAL_SERVER_ERROR',
+        declinedBy,
       });
     }
   };
+}
+
+/** The rule of a call limit that refused the operation (`rateLimitedError` names it `<key>:<rule>`). */
+function declinedRule(error: GraphQLError): string | undefined {
+  const { code, rule } = error.extensions;
+  if (code !== 'RATE_LIMITED' || typeof rule !== 'string') return undefined;
+  return rule.slice(rule.lastIndexOf(':') + 1);
 }
 
 function errorAt(errors: readonly GraphQLError[], responseKey: string): GraphQLError | undefined {

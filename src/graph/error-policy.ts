@@ -1,11 +1,12 @@
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import { handleStreamOrSingleExecutionResult, type Plugin } from 'graphql-yoga';
-import { DomainError, ForbiddenError, NotAuthenticatedError, RateLimitedError } from '../domain/errors.ts';
+import { DomainError, ForbiddenError, isServiceUnavailable, NotAuthenticatedError, RateLimitedError } from '../domain/errors.ts';
 import type { Principal } from '../domain/principal.ts';
 import type { Logger } from '../logger.ts';
 import type { GraphContext } from './context.ts';
 
 export const UNEXPECTED_ERROR_MESSAGE = 'Unexpected error.';
+export const SERVICE_UNAVAILABLE_MESSAGE = 'Service temporarily unavailable.';
 
 /**
  * Every error leaves with `extensions: { code, status }`. Domain errors keep their message; errors
@@ -22,6 +23,10 @@ export function formatGraphqlError(error: GraphQLError, log: Logger): GraphQLErr
       return inner === error ? error : errorAt(inner.message, error, inner.extensions);
     }
     return errorAt(error.message, error, { ...error.extensions, code: 'BAD_REQUEST', status: 400 });
+  }
+  if (isServiceUnavailable(original)) {
+    log.warn({ err: original, path: error.path?.join('.') }, 'a store is unavailable');
+    return errorAt(SERVICE_UNAVAILABLE_MESSAGE, error, { code: 'SERVICE_UNAVAILABLE', status: 503, retryAfterSeconds: 1 });
   }
   log.error({ err: original, path: error.path?.join('.') }, 'unexpected error while resolving a GraphQL field');
   return maskedError(error);
@@ -40,7 +45,10 @@ function errorAt(message: string, at: GraphQLError | undefined, extensions: Reco
 /** A domain error as a top-level GraphQL error, at the place `at` points to. */
 export function domainGraphqlError(error: DomainError, at?: GraphQLError): GraphQLError {
   const extensions: Record<string, unknown> = { code: error.code, status: error.status };
-  if (error instanceof RateLimitedError) extensions.retryAfterSeconds = error.retryAfterSeconds;
+  if (error instanceof RateLimitedError) {
+    extensions.retryAfterSeconds = error.retryAfterSeconds;
+    extensions.retryAfterMs = error.retryAfterSeconds * 1000;
+  }
   return errorAt(error.message, at, extensions);
 }
 
@@ -60,6 +68,18 @@ export function withValidationCode(error: GraphQLError): GraphQLError {
   extensions.code ??= 'GRAPHQL_VALIDATION_FAILED';
   extensions.status ??= 400;
   return error;
+}
+
+/**
+ * In production, validation errors do not spell out the schema: "Did you mean …?" suggestions
+ * (which let a client map the schema with introspection off) are removed.
+ */
+export function withoutSuggestions(error: GraphQLError): GraphQLError {
+  const at = error.message.indexOf(' Did you mean');
+  if (at === -1) return error;
+  const masked = new GraphQLError(error.message.slice(0, at), { nodes: error.nodes, extensions: error.extensions });
+  if (!error.nodes && error.locations) Object.assign(masked, { locations: error.locations });
+  return masked;
 }
 
 export function maskedError(error?: GraphQLError): GraphQLError {

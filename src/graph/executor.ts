@@ -3,6 +3,9 @@ import {
   execute,
   getOperationAST,
   GraphQLError,
+  Kind,
+  type FragmentDefinitionNode,
+  type SelectionNode,
   specifiedRules,
   subscribe,
   validate,
@@ -14,7 +17,7 @@ import {
 } from 'graphql';
 import type { Principal } from '../domain/principal.ts';
 import type { GraphContext } from './context.ts';
-import { applyErrorPolicy, UNEXPECTED_ERROR_MESSAGE, withValidationCode } from './error-policy.ts';
+import { applyErrorPolicy, UNEXPECTED_ERROR_MESSAGE, withoutSuggestions, withValidationCode } from './error-policy.ts';
 import { DEFAULT_QUERY_LIMITS, parseWithinLimits, queryLimitRules, type QueryLimits } from './query-limits.ts';
 
 type Variables = Readonly<Record<string, unknown>> | null | undefined;
@@ -40,8 +43,30 @@ export interface OperationRecord {
   readonly context: GraphContext;
 }
 
+/** An admitted operation; `release` once it has finished. */
+export interface GuardAdmission {
+  release(): void;
+}
+
+/**
+ * Judges an operation before it runs, by its root fields (the per-field call limits, whether
+ * introspection is allowed): an admission, or the error to answer instead (no data).
+ */
+export type OperationGuard = (
+  rootFields: readonly string[],
+  context: GraphContext,
+  source: OperationSource,
+) => Promise<GuardAdmission | GraphQLError> | GuardAdmission | GraphQLError;
+
 export interface ExecutorOptions {
   readonly schema: GraphQLSchema;
+  /**
+   * Judges every operation sent as GraphQL (not the v1 facade's, which its dispatcher judges by
+   * method) before it runs.
+   */
+  readonly guard?: OperationGuard;
+  /** NODE_ENV=production: validation errors carry no "Did you mean" suggestions. */
+  readonly production?: boolean;
   readonly limits?: QueryLimits;
   /** Parsed and validated documents kept, by text: at least this many of the most recently used. */
   readonly documentCacheSize?: number;
@@ -133,6 +158,9 @@ export class GraphqlExecutor {
   readonly #rules: readonly ValidationRule[];
   readonly #documents: DocumentCache<PreparedDocument>;
   readonly #record: ((record: OperationRecord) => void) | undefined;
+  readonly #guard: OperationGuard | undefined;
+  readonly #production: boolean;
+  readonly #rootFields = new WeakMap<PreparedOperation, readonly string[]>();
   /** Documents another server parsed and validated (Yoga, with its own cache), by identity. */
   readonly #foreign = new WeakMap<DocumentNode, PreparedDocument>();
 
@@ -142,6 +170,18 @@ export class GraphqlExecutor {
     this.#rules = [...specifiedRules, ...queryLimitRules(this.#limits)];
     this.#documents = new DocumentCache(options.documentCacheSize ?? 1000);
     this.#record = options.record;
+    this.#guard = options.guard;
+    this.#production = options.production ?? false;
+  }
+
+  /** The root fields an operation selects (fragments included, `__typename` left out), each once. */
+  rootFields(operation: PreparedOperation): readonly string[] {
+    let fields = this.#rootFields.get(operation);
+    if (!fields) {
+      fields = rootFieldsOf(operation.document, operation.name);
+      this.#rootFields.set(operation, fields);
+    }
+    return fields;
   }
 
   /** The document of `query`, parsed and validated once per text while it stays in the cache. */
@@ -156,7 +196,8 @@ export class GraphqlExecutor {
 
   /** Validates an already parsed document (the v1 facade's persisted ones), without caching it. */
   prepareDocument(document: DocumentNode): PreparedDocument {
-    const errors = validate(this.schema, document, this.#rules).map(withValidationCode);
+    let errors = validate(this.schema, document, this.#rules).map(withValidationCode);
+    if (this.#production) errors = errors.map(withoutSuggestions);
     return { document, errors, parseFailed: false, operations: new Map() };
   }
 
@@ -205,6 +246,41 @@ export class GraphqlExecutor {
     source: OperationSource,
     name: string | undefined = operation.name,
   ): Promise<ExecutionResult> | ExecutionResult {
+    if (this.#guard && source !== 'v1') return this.#guarded(this.#guard, operation, context, variables, source, name);
+    return this.#execute(operation, context, variables, source, name);
+  }
+
+  async #guarded(
+    guard: OperationGuard,
+    operation: PreparedOperation,
+    context: GraphContext,
+    variables: Variables,
+    source: OperationSource,
+    name: string | undefined,
+  ): Promise<ExecutionResult> {
+    const started = this.#record ? performance.now() : 0;
+    let answer: GuardAdmission | GraphQLError;
+    try {
+      answer = await guard(this.rootFields(operation), context, source);
+    } catch (error) {
+      return this.#finish(crashed(error), operation, context, source, name, started);
+    }
+    // A refusal is recorded too: the call log counts it as declined, with its rule.
+    if (answer instanceof GraphQLError) return this.#finish({ errors: [answer] }, operation, context, source, name, started);
+    try {
+      return await this.#execute(operation, context, variables, source, name);
+    } finally {
+      answer.release();
+    }
+  }
+
+  #execute(
+    operation: PreparedOperation,
+    context: GraphContext,
+    variables: Variables,
+    source: OperationSource,
+    name: string | undefined,
+  ): Promise<ExecutionResult> | ExecutionResult {
     const started = this.#record ? performance.now() : 0;
     let result: Promise<ExecutionResult> | ExecutionResult;
     try {
@@ -229,6 +305,12 @@ export class GraphqlExecutor {
     source: OperationSource = 'graphql-ws',
   ): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
     const started = this.#record ? performance.now() : 0;
+    if (this.#guard) {
+      // Starting a subscription counts as a call of its field; it holds no concurrency slot while it runs.
+      const answer = await this.#guard(this.rootFields(operation), context, 'graphql-ws');
+      if (answer instanceof GraphQLError) return this.#finish({ errors: [answer] }, operation, context, source, operation.name, started);
+      answer.release();
+    }
     const result = await subscribe({
       schema: this.schema,
       document: operation.document,
@@ -324,6 +406,32 @@ export class GraphqlExecutor {
     };
     return true;
   }
+}
+
+function rootFieldsOf(document: DocumentNode, name: string | undefined): readonly string[] {
+  const operation = getOperationAST(document, name);
+  if (!operation) return [];
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+  }
+  const fields = new Set<string>();
+  const seen = new Set<string>();
+  const walk = (selections: readonly SelectionNode[]) => {
+    for (const selection of selections) {
+      if (selection.kind === Kind.FIELD) {
+        if (selection.name.value !== '__typename') fields.add(selection.name.value);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        walk(selection.selectionSet.selections);
+      } else if (!seen.has(selection.name.value)) {
+        seen.add(selection.name.value);
+        const fragment = fragments.get(selection.name.value);
+        if (fragment) walk(fragment.selectionSet.selections);
+      }
+    }
+  };
+  walk(operation.selectionSet.selections);
+  return [...fields];
 }
 
 /** `name` of `document` on graphql-js. */

@@ -1,6 +1,18 @@
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
-import { GraphQLError, parse, type DocumentNode, type ParseOptions, type Source, type ValidationContext, type ValidationRule } from 'graphql';
+import {
+  GraphQLError,
+  Kind,
+  parse,
+  type DocumentNode,
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type ParseOptions,
+  type SelectionNode,
+  type Source,
+  type ValidationContext,
+  type ValidationRule,
+} from 'graphql';
 
 export interface QueryLimits {
   /** Deepest allowed nesting of fields, fragments included (`__type` counts; `__schema` has its own limit). */
@@ -15,9 +27,26 @@ export interface QueryLimits {
   readonly maxAliases: number;
   /** Most lexical tokens the parser reads before giving up. */
   readonly maxTokens: number;
+  /** Most directives in one operation, counting each fragment spread. */
+  readonly maxDirectives: number;
+  /**
+   * Highest estimated cost of one operation: every field costs 1, times the page sizes of the list
+   * fields above it (`first` / `last`, or the page maximum when a variable gives it).
+   */
+  readonly maxCost: number;
 }
 
-export const DEFAULT_QUERY_LIMITS: QueryLimits = { maxDepth: 12, maxIntrospectionDepth: 15, maxAliases: 30, maxTokens: 5000 };
+/** Largest page a connection field returns; a page size given by a variable is counted as this. */
+export const MAX_PAGE_SIZE = 100;
+
+export const DEFAULT_QUERY_LIMITS: QueryLimits = {
+  maxDepth: 12,
+  maxIntrospectionDepth: 15,
+  maxAliases: 30,
+  maxTokens: 5000,
+  maxDirectives: 50,
+  maxCost: 20_000,
+};
 
 /** Reports the library's rejection as an ordinary validation error with our code and message. */
 function reportLimit(message: string) {
@@ -56,7 +85,67 @@ export function queryLimitRules(limits: QueryLimits = DEFAULT_QUERY_LIMITS): Val
       propagateOnRejection: false,
       onReject: [reportLimit(`Query uses more than ${limits.maxAliases} aliases`)],
     }),
+    operationWeightRule(limits),
   ];
+}
+
+/**
+ * Directives and cost of each operation, fragments counted where they are spread (a fragment
+ * spread twice costs twice). Introspection fields are free: the introspection depth bounds them.
+ */
+function operationWeightRule(limits: QueryLimits): ValidationRule {
+  return (context) => ({
+    OperationDefinition(operation) {
+      const fragments = new Map<string, FragmentDefinitionNode>();
+      for (const definition of context.getDocument().definitions) {
+        if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+      }
+      let directives = 0;
+      let cost = 0;
+      let stopped = false;
+      const walk = (selections: readonly SelectionNode[], multiplier: number, depth: number, path: readonly string[]) => {
+        for (const selection of selections) {
+          if (stopped) return;
+          directives += selection.directives?.length ?? 0;
+          if (selection.kind === Kind.FIELD) {
+            if (selection.name.value.startsWith('__')) continue;
+            cost += multiplier;
+            if (selection.selectionSet) walk(selection.selectionSet.selections, multiplier * pageSize(selection), depth + 1, path);
+          } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+            walk(selection.selectionSet.selections, multiplier, depth, path);
+          } else {
+            const name = selection.name.value;
+            const fragment = fragments.get(name);
+            // A cycle is reported by graphql's own rule; stop here so it costs nothing twice.
+            if (!fragment || path.includes(name)) continue;
+            directives += fragment.directives?.length ?? 0;
+            walk(fragment.selectionSet.selections, multiplier, depth, [...path, name]);
+          }
+          if (directives > limits.maxDirectives || cost > limits.maxCost || depth > 64) stopped = true;
+        }
+      };
+      directives += operation.directives?.length ?? 0;
+      walk(operation.selectionSet.selections, 1, 0, []);
+      if (directives > limits.maxDirectives) {
+        reportLimit(`Query uses more than ${limits.maxDirectives} directives`)(context);
+      } else if (cost > limits.maxCost) {
+        reportLimit(`Query is estimated to cost more than ${limits.maxCost} (each field 1, times the page sizes above it)`)(context);
+      }
+    },
+  });
+}
+
+/** The page size a field asks for: its `first` or `last` argument; the page maximum when a variable gives it. */
+function pageSize(field: FieldNode): number {
+  let size = 1;
+  for (const argument of field.arguments ?? []) {
+    const name = argument.name.value;
+    if (name !== 'first' && name !== 'last' && name !== 'limit') continue;
+    const value = argument.value;
+    if (value.kind === Kind.INT) size = Math.max(size, Math.min(Number(value.value), MAX_PAGE_SIZE));
+    else if (value.kind === Kind.VARIABLE) size = MAX_PAGE_SIZE;
+  }
+  return size;
 }
 
 /**

@@ -7,7 +7,8 @@ import { graphContext } from '../graph/context.ts';
 import type { Logger } from '../logger.ts';
 import { isPlan, type CallContext, type Plan } from './method.ts';
 import type { CompiledMethod, MethodTable } from './method-table.ts';
-import { declined, failure, INTERNAL_ERROR, isOk, RpcCode, statusText, type V1Result } from './result.ts';
+import { isServiceUnavailable } from '../domain/errors.ts';
+import { declined, failure, INTERNAL_ERROR, isOk, RpcCode, SERVICE_UNAVAILABLE, statusText, tooManyRequests, type V1Result } from './result.ts';
 
 export type Transport = 'http' | 'ws';
 
@@ -25,14 +26,9 @@ export interface Call {
 export interface DispatcherOptions {
   readonly table: MethodTable;
   readonly domain: Domain;
-  /** Calls one principal may have running on this node at once, per method. */
-  readonly activeCallsPerPrincipal?: number;
   /** Where every call of a known method is recorded (default: the domain's call log). */
   readonly recorder?: CallRecorder;
 }
-
-/** The rule name a call refused by the per-node concurrency cap is recorded with. */
-export const CONCURRENCY_RULE = 'concurrency';
 
 const DENIED = failure(RpcCode.permissionDenied);
 const NOT_FOUND = failure(RpcCode.methodNotFound);
@@ -45,15 +41,11 @@ const NOT_FOUND = failure(RpcCode.methodNotFound);
 export class Dispatcher {
   readonly #table: MethodTable;
   readonly #domain: Domain;
-  readonly #activeLimit: number;
   readonly #recorder: CallRecorder;
-  /** Calls in flight per method, by principal (user id, or client address for guests). */
-  readonly #active = new Map<string, Map<string, number>>();
 
   constructor(options: DispatcherOptions) {
     this.#table = options.table;
     this.#domain = options.domain;
-    this.#activeLimit = options.activeCallsPerPrincipal ?? 64;
     this.#recorder = options.recorder ?? options.domain.callLog.recorder;
   }
 
@@ -95,21 +87,17 @@ export class Dispatcher {
     const invalid = compiled.validateParams(args);
     if (invalid !== null) return failure(RpcCode.invalidParams, invalid);
 
-    let byPrincipal = this.#active.get(method.id);
-    if (!byPrincipal) this.#active.set(method.id, (byPrincipal = new Map()));
-    const key = call.principal.kind === 'guest' ? call.client.address : call.principal.user.id;
-    const active = byPrincipal.get(key) ?? 0;
-    if (active >= this.#activeLimit) return declined(CONCURRENCY_RULE);
-    byPrincipal.set(key, active + 1);
+    // The method's declared limits (rates shared by every node, concurrency on this one).
+    const admission = await this.#domain.callLimits.admit(method.id, call.principal, call.client);
+    if (!admission.ok) return declined(admission.rule, tooManyRequests(admission.retryAfterMs));
     try {
       return await this.#run(compiled, args, call);
     } catch (err) {
+      if (isServiceUnavailable(err)) return SERVICE_UNAVAILABLE;
       call.log.error({ err, method: method.id }, 'v1 call failed');
       return INTERNAL_ERROR;
     } finally {
-      const left = byPrincipal.get(key)! - 1;
-      if (left === 0) byPrincipal.delete(key);
-      else byPrincipal.set(key, left);
+      admission.release();
     }
   }
 
@@ -151,9 +139,7 @@ function toV1Result(compiled: CompiledMethod, plan: Plan, result: ExecutionResul
   const data = (result.data ?? {}) as Record<string, unknown>;
   for (const value of Object.values(data)) {
     if (!isTypedError(value)) continue;
-    if (value.code === 'RATE_LIMITED') {
-      return failure(RpcCode.tooManyRequests, undefined, { retry_after: value.retryAfterSeconds ?? 1 });
-    }
+    if (value.code === 'RATE_LIMITED') return tooManyRequests((value.retryAfterSeconds ?? 1) * 1000);
     return failure(value.status, value.message);
   }
   return compiled.method.result(data, call, plan);
@@ -164,8 +150,10 @@ function fromGraphqlError(error: GraphQLError): V1Result {
   const status = error.extensions.status;
   if (code === 'UNAUTHENTICATED' || code === 'FORBIDDEN') return DENIED;
   if (code === 'RATE_LIMITED') {
-    return failure(RpcCode.tooManyRequests, undefined, { retry_after: error.extensions.retryAfterSeconds ?? 1 });
+    const ms = error.extensions.retryAfterMs ?? (Number(error.extensions.retryAfterSeconds ?? 1) * 1000);
+    return tooManyRequests(Number(ms));
   }
+  if (code === 'SERVICE_UNAVAILABLE') return SERVICE_UNAVAILABLE;
   if (code === 'INTERNAL_SERVER_ERROR' || typeof status !== 'number') return INTERNAL_ERROR;
   // Arguments that passed the v1 schemas but not the GraphQL input types (a wrong enum value, say).
   if (code === 'BAD_REQUEST' || code === 'GRAPHQL_VALIDATION_FAILED') return failure(RpcCode.invalidParams);

@@ -9,10 +9,12 @@ import type { ClientInfo } from '../domain/client-info.ts';
 import type { Logger } from '../logger.ts';
 import type { Call, Dispatcher } from './dispatcher.ts';
 import { BUILTIN_METHODS, isRpcEnvelope, rpcRequestOf } from './json-rpc.ts';
-import { envelope, failure, httpStatusOf, ok, RpcCode, type V1Result } from './result.ts';
+import { isServiceUnavailable } from '../domain/errors.ts';
+import { INPUT_LIMITS, jsonDepthExceeds } from '../input-limits.ts';
+import { envelope, failure, httpStatusOf, INTERNAL_ERROR, ok, retryAfterHeader, RpcCode, SERVICE_UNAVAILABLE, type V1Result } from './result.ts';
 import { receiveUpload, uploadArgs, UploadError } from './upload.ts';
 
-export const V1_BODY_LIMIT = 4 * 1024 * 1024;
+export const V1_BODY_LIMIT = INPUT_LIMITS.v1BodyBytes;
 
 /** What the server knows of a request before the facade sees it. */
 export interface RequestInfo {
@@ -48,9 +50,10 @@ export function v1Target(pathname: string): V1Target {
   return { kind: 'method', id: path };
 }
 
+/** Everything under `/api/` and `/v1/` is answered by the facade, so every answer there is a JSON-RPC envelope. */
 export function isV1Path(pathname: string): boolean {
   const path = collapseSlashes(pathname);
-  return path === '/api' || path.startsWith('/api/') || path.startsWith('/v1/');
+  return path === '/api' || path.startsWith('/api/') || path === '/v1' || path.startsWith('/v1/');
 }
 
 const CORS_HEADERS = {
@@ -70,6 +73,16 @@ export class V1HttpEndpoint {
   readonly #dispatcher: Dispatcher;
   readonly #domain: Domain;
   readonly #bodyLimit: number;
+
+  /**
+   * What escaped `handle` (the server calls this): still an envelope, 503-class when a store is
+   * away (credentials are resolved before the dispatcher runs), 500 otherwise.
+   */
+  fail(_req: IncomingMessage, res: ServerResponse, error: unknown): boolean {
+    if (res.headersSent) return false;
+    send(res, isServiceUnavailable(error) ? SERVICE_UNAVAILABLE : INTERNAL_ERROR);
+    return true;
+  }
 
   constructor(options: { dispatcher: Dispatcher; domain: Domain; bodyLimit?: number }) {
     this.#dispatcher = options.dispatcher;
@@ -117,6 +130,7 @@ export class V1HttpEndpoint {
         } catch {
           return send(res, failure(RpcCode.decodeError));
         }
+        if (jsonDepthExceeds(parsed)) return send(res, failure(RpcCode.decodeError, `JSON is nested deeper than ${INPUT_LIMITS.jsonDepth} levels`));
         if (isRpcEnvelope(parsed)) {
           const rpc = rpcRequestOf(parsed);
           methodId = rpc.method ?? '';
@@ -207,6 +221,7 @@ function send(res: ServerResponse, result: V1Result, id?: string | number | null
   const body = envelope(result, id);
   res.writeHead(result.httpStatus ?? httpStatusOf(result.status), {
     ...headers,
+    ...retryAfterHeader(result),
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'access-control-allow-origin': '*',

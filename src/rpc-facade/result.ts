@@ -95,6 +95,20 @@ export function declined(rule: string, result: V1Result = failure(RpcCode.tooMan
 
 export const INTERNAL_ERROR: V1Result = { status: 500, statusText: 'Internal Server Error', exception: true };
 
+/** A store the call needs (the database) is away: try again soon. */
+export const SERVICE_UNAVAILABLE: V1Result = { status: 503, statusText: 'Service Unavailable', exception: false, meta: { retry_after: 1 } };
+
+/** A limit refused the call: `-32802` with the wait in whole seconds (`meta.retry_after`). */
+export function tooManyRequests(retryAfterMs: number): V1Result {
+  return failure(RpcCode.tooManyRequests, undefined, { retry_after: Math.max(1, Math.ceil(retryAfterMs / 1000)) });
+}
+
+/** The `Retry-After` header of a refusal that names a wait (limits, an unavailable store). */
+export function retryAfterHeader(result: V1Result): Record<string, string> {
+  const wait = result.meta?.retry_after;
+  return typeof wait === 'number' && (result.status === RpcCode.tooManyRequests || result.status === 503) ? { 'retry-after': String(wait) } : {};
+}
+
 /**
  * The status line for a result. Clients read the body, but curl users and proxies see this line:
  * every 2xx becomes 200 (never 204, which strips the body), errors keep their HTTP class.

@@ -10,7 +10,8 @@ import type { Logger } from '../logger.ts';
 import type { Dispatcher } from './dispatcher.ts';
 import { principalTargets, type V1Event, type V1Events } from './events.ts';
 import { BUILTIN_METHODS, isJsonObject, rpcRequestOf } from './json-rpc.ts';
-import { envelope, failure, ok, RpcCode } from './result.ts';
+import { envelope, failure, ok, RpcCode, tooManyRequests } from './result.ts';
+import { INPUT_LIMITS, jsonDepthExceeds, MessageRate } from '../input-limits.ts';
 
 export const V1_SUBPROTOCOL = 'jsonrpc_2.0';
 /** Close code and reason the original server used when a connection's credential died. */
@@ -39,6 +40,8 @@ interface Connection {
   targets: Set<string>;
   readonly subscriptions: Set<string>;
   missedPongs: number;
+  /** The connection's message rate (INPUT_LIMITS.wsMessagesPerSecond). */
+  readonly rate: MessageRate;
   stopWatching: () => void;
   /** Set while the principal is re-checked after an invalidation; calls wait for it (read-your-writes). */
   reauthenticating: Promise<void> | null;
@@ -68,7 +71,7 @@ export class V1WebSocketEndpoint {
     this.#options = options;
     this.#wss = new WebSocketServer({
       noServer: true,
-      maxPayload: options.maxPayload ?? 4 * 1024 * 1024,
+      maxPayload: options.maxPayload ?? INPUT_LIMITS.v1WsFrameBytes,
       handleProtocols: (protocols) => (protocols.has(V1_SUBPROTOCOL) ? V1_SUBPROTOCOL : false),
     });
     this.#pinger = setInterval(() => this.#ping(), options.pingIntervalMs ?? 30_000);
@@ -115,6 +118,7 @@ export class V1WebSocketEndpoint {
       targets: principalTargets(principal),
       subscriptions: new Set(),
       missedPongs: 0,
+      rate: new MessageRate(),
       stopWatching: () => {},
       reauthenticating: null,
     };
@@ -132,6 +136,13 @@ export class V1WebSocketEndpoint {
   }
 
   #receive(connection: Connection, data: RawData, isBinary: boolean): void {
+    if (!connection.rate.take()) {
+      // Past the connection's message rate: refused, connection kept. Answered only when the frame
+      // has an id to answer (reading it costs a parse, which the rate already bounds).
+      const id = idOf(data);
+      if (id !== undefined) this.#send(connection, envelope(tooManyRequests(connection.rate.retryAfterMs), id));
+      return;
+    }
     if (isBinary) {
       this.#send(connection, envelope(failure(RpcCode.unsupportedContentType), null));
       return;
@@ -148,6 +159,10 @@ export class V1WebSocketEndpoint {
       return;
     }
     const { method, args, id } = rpcRequestOf(frame);
+    if (jsonDepthExceeds(args)) {
+      this.#send(connection, envelope(failure(RpcCode.decodeError, `JSON is nested deeper than ${INPUT_LIMITS.jsonDepth} levels`), id ?? null));
+      return;
+    }
     // Answers to server-initiated calls (the client's -32800) carry no method: nothing to do.
     if (method === null) return;
     if (BUILTIN_METHODS.has(method)) {
@@ -264,4 +279,16 @@ function samePrincipal(a: Exclude<Principal, { kind: 'guest' }>, b: Exclude<Prin
     [...a.permissions].every((name) => b.permissions.has(name)) &&
     JSON.stringify(a.user) === JSON.stringify(b.user)
   );
+}
+
+/** The id of a JSON-RPC frame, when it parses and has one. */
+function idOf(data: RawData): string | number | null | undefined {
+  try {
+    const frame: unknown = JSON.parse(data.toString());
+    if (!isJsonObject(frame)) return undefined;
+    const id = frame.id;
+    return typeof id === 'string' || typeof id === 'number' || id === null ? id : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -140,9 +140,10 @@ export class GraphqlFastPath {
     const executed = executor.execute(operation, graphqlContext, params.variables as Record<string, unknown> | null | undefined, 'graphql-http');
     const result = executed instanceof Promise ? await executed : executed;
     const payload = serializeResult(result);
+    const refusal = result.data === null || result.data === undefined ? refusalStatus(result) : undefined;
     // A result without data is a request error (variables that do not coerce, say).
-    const status = 'data' in result && result.data !== undefined ? 200 : result.errors?.some(isInternal) ? 500 : 400;
-    res.writeHead(status, { 'content-type': CONTENT_TYPE[mediaType], 'content-length': Buffer.byteLength(payload) });
+    const status = refusal?.status ?? ('data' in result && result.data !== undefined ? 200 : result.errors?.some(isInternal) ? 500 : 400);
+    res.writeHead(status, { ...refusal?.headers, 'content-type': CONTENT_TYPE[mediaType], 'content-length': Buffer.byteLength(payload) });
     res.end(payload);
   }
 }
@@ -251,6 +252,24 @@ function checkParams(params: Params): Refusal | undefined {
     if (type !== 'object' && type !== 'null' && type !== 'undefined') {
       return refused(badRequest(`Expected "${name}" param to be empty or an object, but given ${type}.`), 400, false, ALLOW_GET_POST);
     }
+  }
+  return undefined;
+}
+
+/**
+ * The HTTP answer of an operation refused as a whole: 429 with `Retry-After` for a limit, 503 for
+ * a store that is away (every error of the result says so); undefined for anything else.
+ */
+export function refusalStatus(result: ExecutionResult): { status: number; headers: Record<string, string> } | undefined {
+  const errors = result.errors;
+  if (!errors?.length) return undefined;
+  const [first] = errors;
+  const code = first!.extensions?.code;
+  if (code === 'RATE_LIMITED') {
+    return { status: 429, headers: { 'retry-after': String(first!.extensions.retryAfterSeconds ?? 1) } };
+  }
+  if (code === 'SERVICE_UNAVAILABLE' && errors.every((error) => error.extensions?.code === 'SERVICE_UNAVAILABLE')) {
+    return { status: 503, headers: { 'retry-after': '1' } };
   }
   return undefined;
 }

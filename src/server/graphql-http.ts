@@ -7,7 +7,16 @@ import type { Principal } from '../domain/principal.ts';
 import type { PrincipalWatch } from '../domain/principal-watch.ts';
 import { bearerToken } from '../domain/tokens.ts';
 import { graphContext, type GraphContext } from '../graph/context.ts';
-import { maskYogaError, useErrorPolicy, withValidationCode } from '../graph/error-policy.ts';
+import { isServiceUnavailable } from '../domain/errors.ts';
+import {
+  maskYogaError,
+  SERVICE_UNAVAILABLE_MESSAGE,
+  UNEXPECTED_ERROR_MESSAGE,
+  useErrorPolicy,
+  withValidationCode,
+} from '../graph/error-policy.ts';
+import { HttpError } from '../http/http-error.ts';
+import { INPUT_LIMITS } from '../input-limits.ts';
 import { DEFAULT_QUERY_LIMITS, parseWithinLimits, queryLimitRules, type QueryLimits } from '../graph/query-limits.ts';
 import type { Logger } from '../logger.ts';
 import { DEFAULT_BODY_LIMIT, readBody } from '../http/body.ts';
@@ -104,7 +113,7 @@ export function createGraphqlYoga(options: GraphqlHttpOptions, executor?: Graphq
  */
 export function graphqlRoute(yoga: GraphqlYoga, executor: GraphqlExecutor, options: GraphqlHttpOptions): Route {
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
-  const uploadLimit = options.uploadLimit ?? 10 * 1024 * 1024;
+  const uploadLimit = options.uploadLimit ?? INPUT_LIMITS.uploadBytes;
   const viaYoga: YogaFallback = async (req, res, context, given) => {
     const method = req.method ?? 'GET';
     const hasBody = method !== 'GET' && method !== 'HEAD';
@@ -143,6 +152,25 @@ export function graphqlRoute(yoga: GraphqlYoga, executor: GraphqlExecutor, optio
   const fast = new GraphqlFastPath({ executor, domain: options.domain, bodyLimit, fallback: viaYoga });
   return {
     name: 'graphql',
+    fail(_req, res, error) {
+      if (res.headersSent || error instanceof HttpError) return false;
+      // Credentials are resolved before execution: a store that is away is still a GraphQL answer.
+      const unavailable = isServiceUnavailable(error);
+      const payload = JSON.stringify({
+        errors: [
+          unavailable
+            ? { message: SERVICE_UNAVAILABLE_MESSAGE, extensions: { code: 'SERVICE_UNAVAILABLE', status: 503 } }
+            : { message: UNEXPECTED_ERROR_MESSAGE, extensions: { code: 'INTERNAL_SERVER_ERROR', status: 500 } },
+        ],
+      });
+      res.writeHead(unavailable ? 503 : 500, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(payload),
+        ...(unavailable ? { 'retry-after': '1' } : {}),
+      });
+      res.end(payload);
+      return true;
+    },
     handle(req: IncomingMessage, res: ServerResponse, context: RequestContext) {
       const mediaType = fast.mediaTypeFor(req);
       return mediaType ? fast.handle(req, res, context, mediaType) : viaYoga(req, res, context, undefined);

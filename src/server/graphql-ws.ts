@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { INPUT_LIMITS, MessageRate } from '../input-limits.ts';
 import type { ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -52,7 +53,7 @@ export class GraphqlWsEndpoint implements UpgradeRoute {
 
   constructor(options: GraphqlWsOptions) {
     this.#options = options;
-    this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload ?? 1024 * 1024 });
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload ?? INPUT_LIMITS.graphqlWsFrameBytes });
     const server = useServer<Record<string, unknown> | undefined, ExtraState>(
       {
         onConnect: async (ctx) => {
@@ -108,6 +109,7 @@ export class GraphqlWsEndpoint implements UpgradeRoute {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, context: RequestContext): void {
     this.#clients.set(req, context.client);
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      limitMessageRate(ws);
       this.#options.metrics.websocketOpened('/graphql');
       ws.once('close', () => this.#options.metrics.websocketClosed('/graphql'));
       this.#wss.emit('connection', ws, req);
@@ -137,6 +139,32 @@ export class GraphqlWsEndpoint implements UpgradeRoute {
       );
     }, resolvedAt);
   }
+}
+
+/**
+ * Holds a connection to its message rate (INPUT_LIMITS.wsMessagesPerSecond). A `subscribe` past it
+ * is answered with an `error` message for its id (`RATE_LIMITED`, `retryAfterMs`), as graphql-ws
+ * answers a refused operation, and the connection stays; other messages past it are dropped.
+ */
+function limitMessageRate(ws: WebSocket): void {
+  const rate = new MessageRate();
+  const emit = ws.emit.bind(ws);
+  ws.emit = ((event: string | symbol, ...args: unknown[]) => {
+    if (event !== 'message' || rate.take()) return emit(event, ...args);
+    try {
+      const message = JSON.parse(String(args[0])) as { type?: unknown; id?: unknown };
+      if (message.type === 'subscribe' && typeof message.id === 'string') {
+        const retryAfterMs = rate.retryAfterMs;
+        const payload = [
+          { message: 'Too many requests', extensions: { code: 'RATE_LIMITED', status: 429, retryAfterMs, retryAfterSeconds: Math.ceil(retryAfterMs / 1000) } },
+        ];
+        ws.send(JSON.stringify({ type: 'error', id: message.id, payload }));
+      }
+    } catch {
+      // Not JSON: graphql-ws would close for it; dropped here like any message past the rate.
+    }
+    return true;
+  }) as typeof ws.emit;
 }
 
 function stringOrNull(value: unknown): string | null {

@@ -10,6 +10,7 @@ import { TRUST_NOBODY, type TrustProxy } from '../trust-proxy.ts';
 import type { Logger } from '../logger.ts';
 import { HttpError } from '../http/http-error.ts';
 import { pathOf } from '../http/url-path.ts';
+import { ConnectionsPerAddress } from '../input-limits.ts';
 import type { Metrics } from './metrics.ts';
 
 /** Per-request facts every handler gets: its id (logged on every line) and who is calling. */
@@ -67,6 +68,11 @@ export interface Route {
   /** The `route` label of the request metrics. */
   readonly name: string;
   handle(req: IncomingMessage, res: ServerResponse, context: RequestContext): Promise<void> | void;
+  /**
+   * Answers what escaped `handle` in the route's own protocol (a JSON-RPC envelope, a GraphQL
+   * error); true when it answered. Errors are logged by the server either way.
+   */
+  fail?(req: IncomingMessage, res: ServerResponse, error: unknown, context: RequestContext): boolean;
 }
 
 export interface UpgradeRoute {
@@ -120,6 +126,7 @@ export class GatewayHttpServer {
   readonly #closed: (this: GatewayResponse) => void;
   #inFlight = 0;
   #closing = false;
+  readonly #websocketsPerAddress = new ConnectionsPerAddress();
 
   constructor(options: HttpServerOptions) {
     this.#options = options;
@@ -191,6 +198,10 @@ export class GatewayHttpServer {
       if (!route) throw new HttpError(404, 'Not found');
       await route.handle(req, res, context);
     } catch (error) {
+      if (route?.fail) {
+        if (!(error instanceof HttpError)) context.log.error({ err: error }, 'request failed');
+        if (route.fail(req, res, error, context)) return;
+      }
       this.#fail(res, context, error);
     }
   }
@@ -229,6 +240,16 @@ export class GatewayHttpServer {
       socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
       return;
     }
+    const release = this.#websocketsPerAddress.enter(context.client.address);
+    if (!release) {
+      const body = JSON.stringify({ error: 'Too many WebSocket connections from this address' });
+      socket.end(
+        `HTTP/1.1 429 Too Many Requests\r\nretry-after: 10\r\ncontent-type: application/json; charset=utf-8\r\n` +
+          `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
+      return;
+    }
+    socket.once('close', release);
     try {
       route.handleUpgrade(req, socket, head, context);
     } catch (error) {

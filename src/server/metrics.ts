@@ -72,6 +72,39 @@ export class Metrics {
     this.#websockets.dec({ path });
   }
 
+  /**
+   * Readiness as gauges, measured at each scrape as `/readyz` does: `gateway_ready` (1 when this
+   * node can serve) and `gateway_dependency_state{dependency, state}` (1 for the current state of
+   * each dependency, 0 for the others).
+   */
+  watchReadiness(
+    measure: () => Promise<{ readonly ready: boolean; readonly dependencies: Readonly<Record<string, 'ok' | 'degraded' | 'down'>> }>,
+  ): void {
+    let last: Promise<Awaited<ReturnType<typeof measure>>> | undefined;
+    // One measurement per scrape serves both gauges.
+    const measured = () => (last ??= measure().finally(() => setTimeout(() => (last = undefined), 0)));
+    new Gauge({
+      name: 'gateway_ready',
+      help: '1 while this node can serve (database reachable, not draining), as /readyz answers 200.',
+      registers: [this.registry],
+      async collect() {
+        this.set((await measured()).ready ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'gateway_dependency_state',
+      help: 'State of each dependency as /readyz reports it: 1 for the current state (ok, degraded or down), 0 for the others.',
+      labelNames: ['dependency', 'state'],
+      registers: [this.registry],
+      async collect() {
+        const { dependencies } = await measured();
+        for (const [dependency, current] of Object.entries(dependencies)) {
+          for (const state of ['ok', 'degraded', 'down']) this.set({ dependency, state }, state === current ? 1 : 0);
+        }
+      },
+    });
+  }
+
   render(): Promise<string> {
     return this.registry.metrics();
   }

@@ -114,10 +114,18 @@ describe.each(MODES)('call recording (%s)', (mode) => {
   it('records calls a limit declines, by rule, and exceptions', async () => {
     await flush();
     const { domain } = gw.gateway;
-    const dispatcher = new Dispatcher({ table: new MethodTable(buildSchema(), [...V1_METHODS, BOOM]), domain, activeCallsPerPrincipal: 1 });
+    const dispatcher = new Dispatcher({ table: new MethodTable(buildSchema(), [...V1_METHODS, BOOM]), domain });
+    // One call per caller at a time, for this test only.
+    const setLimits = async (limits: unknown) => {
+      const answer = await httpCall(gw, '/v1/admin/settings/update', [{ call_limits: limits }], { token: root });
+      expect(answer.status, JSON.stringify(answer.envelope)).toBe(200);
+    };
+    await setLimits({ '/v1/test/test': { concurrentPerCaller: 1 } });
+    await expect.poll(() => domain.callLimits.rulesFor('/v1/test/test').concurrentPerCaller).toBe(1);
     const call = { principal: GUEST, client: { address: '10.0.0.9', userAgent: null }, requestId: 'r', log: createLogger('silent').log, transport: 'http' as const };
     const answers = await Promise.all([1, 2, 3].map(() => dispatcher.call('/v1/test/test', [], call)));
     expect(answers.map((a) => a.status).sort()).toEqual([-32802, -32802, 200]);
+    await setLimits({});
     expect((await dispatcher.call('/v1/test/boom', [], call)).exception).toBe(true);
     // The hook for other limits: a call refused without the dispatcher.
     domain.callLog.recorder.declined('/v1/test/test', 'rate-limit:test', { principal: GUEST, client: call.client });
@@ -126,7 +134,7 @@ describe.each(MODES)('call recording (%s)', (mode) => {
     const [test, boom] = snapshot.methods.map((m) => m.total);
     expect(test).toMatchObject({ declined: 3 });
     expect(test!.declinedBy.sort((a, b) => a.rule.localeCompare(b.rule))).toEqual([
-      { rule: 'concurrency', count: 2 },
+      { rule: 'concurrentPerCaller', count: 2 },
       { rule: 'rate-limit:test', count: 1 },
     ]);
     expect(boom).toMatchObject({ calls: 1, accepted: 1, errors: 1, exceptions: 1 });

@@ -7,7 +7,7 @@ import { TcpProxy } from '../helpers/tcp-proxy.ts';
 
 interface Readiness {
   status: number;
-  body: { status: string; checks: { database: string; redis: string } };
+  body: { status: string; dependencies: { database: string; redis: string }; checks: { database: string; redis: string } };
 }
 
 const NOTICED = { timeout: 5000, interval: 50 };
@@ -60,22 +60,40 @@ describe('readiness follows PostgreSQL and Redis (production mode)', () => {
     expect(ready.body.checks).toEqual({ database: 'ok', redis: 'ok' });
   });
 
-  it('is not ready while Redis is away, names it, stays healthy, and is ready again when Redis is back', async () => {
+  async function metric(name: string): Promise<string> {
+    const text = await (await fetch(`${gateway.url}/metrics`)).text();
+    return text
+      .split('\n')
+      .filter((line) => line.startsWith(name))
+      .join('\n');
+  }
+
+  it('stays ready while Redis is away, reports it degraded (body and metrics), and ok again when Redis is back', async () => {
     await redisProxy.stop();
     const down = await vi.waitFor(async () => {
       const answer = await readyz();
-      expect(answer.status).toBe(503);
+      expect(answer.body.dependencies.redis).toBe('degraded');
       return answer;
     }, NOTICED);
-    expect(down.body.status).toBe('not ready');
-    expect(down.body.checks.database).toBe('ok');
-    expect(down.body.checks.redis).not.toBe('ok');
+    expect(down.status).toBe(200);
+    expect(down.body.status).toBe('ready');
+    expect(down.body.dependencies.database).toBe('ok');
     expect(down.body.checks.redis).toMatch(/Redis/);
     expect(await healthz()).toBe(200);
+    expect(await metric('gateway_ready')).toBe('gateway_ready 1');
+    expect(await metric('gateway_dependency_state{dependency="redis",state="degraded"}')).toMatch(/ 1$/);
+    // Calls keep being served.
+    const served = await fetch(`${gateway.url}/graphql`, {
+      method: 'POST',
+      body: JSON.stringify({ query: '{ __typename }' }),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(served.status).toBe(200);
 
     await redisProxy.start();
-    await vi.waitFor(async () => expect((await readyz()).status).toBe(200), RECOVERED);
+    await vi.waitFor(async () => expect((await readyz()).body.dependencies.redis).toBe('ok'), RECOVERED);
     expect((await readyz()).body.checks).toEqual({ database: 'ok', redis: 'ok' });
+    expect(await metric('gateway_dependency_state{dependency="redis",state="ok"}')).toMatch(/ 1$/);
   });
 
   it('is not ready while PostgreSQL is away, names it, stays healthy, and is ready again when it is back', async () => {
@@ -89,7 +107,10 @@ describe('readiness follows PostgreSQL and Redis (production mode)', () => {
     expect(down.body.checks.redis).toBe('ok');
     expect(down.body.checks.database).not.toBe('ok');
     expect(down.body.checks.database.length).toBeGreaterThan(0);
+    expect(down.body.dependencies).toEqual({ database: 'down', redis: 'ok' });
     expect(await healthz()).toBe(200);
+    expect(await metric('gateway_ready')).toBe('gateway_ready 0');
+    expect(await metric('gateway_dependency_state{dependency="database",state="down"}')).toMatch(/ 1$/);
 
     await postgresProxy.start();
     await vi.waitFor(async () => expect((await readyz()).status).toBe(200), RECOVERED);

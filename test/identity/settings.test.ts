@@ -187,7 +187,7 @@ describe.each(MODES)('settings through GraphQL (%s)', (mode) => {
 
 describe('the settings catalogue', () => {
   const columns = getTableColumns(settingsTable);
-  const COLUMN_TYPES = { text: 'PgText', integer: 'PgInteger', boolean: 'PgBoolean', enum: 'PgText' } as const;
+  const COLUMN_TYPES = { text: 'PgText', integer: 'PgInteger', boolean: 'PgBoolean', enum: 'PgText', json: 'PgJsonb' } as const;
 
   it('describes exactly the columns of the settings table, each with a column type that holds it', () => {
     const settingColumns = Object.keys(columns).filter((name) => name !== 'id' && name !== 'updatedAt');

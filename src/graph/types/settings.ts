@@ -27,6 +27,8 @@ function graphqlType(setting: Setting) {
       return 'Boolean' as const;
     case 'enum':
       return enumTypes.get(setting.name)!;
+    case 'json':
+      return 'JSON' as const;
   }
 }
 

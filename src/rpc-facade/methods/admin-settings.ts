@@ -11,7 +11,7 @@ const READ_FIELDS = [...SETTINGS.map((setting) => setting.readName), 'updatedAt'
 
 /** The JSON type v1 clients send; enum values are checked by the setting's own rule, so the message names them. */
 function jsonSchema(setting: Setting): Record<string, unknown> {
-  const type = { text: 'string', integer: 'integer', boolean: 'boolean', enum: 'string' }[setting.kind];
+  const type = { text: 'string', integer: 'integer', boolean: 'boolean', enum: 'string', json: 'object' }[setting.kind];
   return { type: setting.nullable ? [type, 'null'] : type, description: setting.description };
 }
 

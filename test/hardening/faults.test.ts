@@ -1,0 +1,215 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT_PASSWORD } from '../helpers/gateway.ts';
+import { PrivatePostgres, PrivateRedis } from '../helpers/private-services.ts';
+import { createTestDatabase, createRedisPrefix, TEST_REDIS_URL, type TestDatabase } from '../helpers/services.ts';
+import { spawnGateway, type SpawnedGateway } from '../helpers/spawn.ts';
+import { httpCall } from '../helpers/v1.ts';
+
+type Kind = 'ok' | 'unavailable' | 'other';
+
+interface Answer {
+  readonly at: number;
+  readonly call: string;
+  readonly kind: Kind;
+  readonly ms: number;
+  readonly detail: string;
+}
+
+/**
+ * One call of the steady load: a v1 read and a GraphQL read that need the database, and a
+ * GraphQL read that needs neither store, all by a signed-in or a guest caller.
+ */
+type Call = (url: string, token: string) => Promise<{ kind: Kind; detail: string }>;
+
+const CALLS: Record<string, Call> = {
+  'v1 profile/read': async (url, token) => {
+    const answer = await httpCall({ url }, '/v1/profile/read', [], { token });
+    const kind = answer.status === 200 ? 'ok' : answer.status === 503 && answer.httpStatus === 503 ? 'unavailable' : 'other';
+    return { kind, detail: `${answer.httpStatus} ${answer.status} ${answer.statusText}` };
+  },
+  'graphql settings': (url, token) => graphql(url, '{ settings { signupEnabled } }', token),
+  'graphql serverTime (guest)': (url) => graphql(url, '{ serverTime }', null),
+};
+
+async function graphql(url: string, query: string, token: string | null): Promise<{ kind: Kind; detail: string }> {
+  const res = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query }),
+  });
+  const body = (await res.json()) as { data?: unknown; errors?: { extensions?: { code?: string } }[] };
+  const codes = (body.errors ?? []).map((error) => error.extensions?.code);
+  const kind: Kind =
+    res.status === 200 && !body.errors
+      ? 'ok'
+      : codes.length > 0 && codes.every((code) => code === 'SERVICE_UNAVAILABLE') && (res.status === 503 || res.status === 200)
+        ? 'unavailable'
+        : 'other';
+  return { kind, detail: `${res.status} ${JSON.stringify(body).slice(0, 200)}` };
+}
+
+/** Mixed calls from a few workers until stopped; every answer is kept with when it came. */
+class SteadyLoad {
+  readonly answers: Answer[] = [];
+  #running = true;
+  readonly #workers: Promise<void>[];
+
+  constructor(url: string, token: string, workers = 6) {
+    const names = Object.keys(CALLS);
+    this.#workers = Array.from({ length: workers }, async (_, worker) => {
+      for (let i = worker; this.#running; i++) {
+        const name = names[i % names.length]!;
+        const started = Date.now();
+        let outcome: { kind: Kind; detail: string };
+        try {
+          outcome = await CALLS[name]!(url, token);
+        } catch (error) {
+          outcome = { kind: 'other', detail: String(error) };
+        }
+        this.answers.push({ at: started, call: name, ms: Date.now() - started, ...outcome });
+        await sleep(10);
+      }
+    });
+  }
+
+  between(from: number, to: number): Answer[] {
+    return this.answers.filter((answer) => answer.at >= from && answer.at < to);
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    await Promise.all(this.#workers);
+  }
+}
+
+async function readyz(url: string): Promise<{ status: number; dependencies: Record<string, string> }> {
+  const res = await fetch(`${url}/readyz`);
+  const body = (await res.json()) as { dependencies: Record<string, string> };
+  return { status: res.status, dependencies: body.dependencies };
+}
+
+async function heapUsed(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^nodejs_heap_size_used_bytes (\d+(?:\.\d+)?)/m.exec(text)![1]);
+}
+
+async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+const summary = (answers: readonly Answer[]) => answers.map((answer) => `${answer.call}: ${answer.kind} ${answer.detail}`).slice(0, 10).join('\n');
+
+describe('failing services: a private Redis and PostgreSQL stopped and restarted under a steady load', () => {
+  let redis: PrivateRedis;
+  let postgres: PrivatePostgres;
+  let gateway: SpawnedGateway;
+  let token: string;
+
+  beforeAll(async () => {
+    [redis, postgres] = await Promise.all([PrivateRedis.start(), PrivatePostgres.start()]);
+    gateway = await spawnGateway({ DATABASE_URL: postgres.url, REDIS_URL: redis.url, REDIS_PREFIX: 'faults:', NODE_ENV: 'production' });
+    const signin = await httpCall(gateway, '/v1/session/signin', [{ username: 'root', password: ROOT_PASSWORD }]);
+    token = (signin.data as { token: string }).token;
+  }, 60_000);
+
+  afterAll(async () => {
+    await gateway?.stop();
+    await Promise.all([redis?.stop(), postgres?.remove()]);
+  }, 30_000);
+
+  it('serves through a Redis outage, fails fast with 503 while PostgreSQL is away, recovers by itself, and keeps memory bounded', async () => {
+    const load = new SteadyLoad(gateway.url, token);
+    try {
+      await sleep(1500);
+      const heapBefore = await heapUsed(gateway.url);
+      expect(load.answers.length).toBeGreaterThan(10);
+      expect(summary(load.answers.filter((answer) => answer.kind !== 'ok'))).toBe('');
+
+      // Redis away: every call is still served (limits count per node meanwhile).
+      const redisDown = Date.now();
+      await redis.stop();
+      await sleep(3000);
+      const duringRedis = load.between(redisDown, Date.now());
+      expect(duringRedis.length).toBeGreaterThan(20);
+      expect(summary(duringRedis.filter((answer) => answer.kind !== 'ok'))).toBe('');
+      const degraded = await readyz(gateway.url);
+      expect(degraded).toMatchObject({ status: 200, dependencies: { database: 'ok', redis: 'degraded' } });
+      await redis.start();
+      await until('Redis reported ok again', 10_000, async () => ((await readyz(gateway.url)).dependencies.redis === 'ok' ? true : undefined));
+
+      // PostgreSQL away: calls that need it fail fast with 503-class answers; the others are served.
+      const postgresDown = Date.now();
+      await postgres.stop();
+      await sleep(3000);
+      const duringPostgres = load.between(postgresDown + 200, Date.now());
+      expect(duringPostgres.length).toBeGreaterThan(20);
+      expect(summary(duringPostgres.filter((answer) => answer.kind === 'other'))).toBe('');
+      expect(duringPostgres.some((answer) => answer.kind === 'unavailable')).toBe(true);
+      // Fast: refused at once (the port is closed), not after the 5 s connect timeout.
+      expect(Math.max(...duringPostgres.map((answer) => answer.ms))).toBeLessThan(4000);
+      expect(await readyz(gateway.url)).toMatchObject({ status: 503, dependencies: { database: 'down' } });
+      await postgres.start();
+      const restarted = Date.now();
+      await until('the calls that need PostgreSQL served again', 10_000, async () => {
+        const recent = load.between(Date.now() - 500, Date.now());
+        return recent.length > 3 && recent.every((answer) => answer.kind === 'ok') ? true : undefined;
+      });
+      expect(Date.now() - restarted).toBeLessThan(10_000);
+      await sleep(1000);
+      const after = load.between(Date.now() - 800, Date.now());
+      expect(summary(after.filter((answer) => answer.kind !== 'ok'))).toBe('');
+      expect((await readyz(gateway.url)).status).toBe(200);
+
+      // Memory: what piled up while a store was away is gone (a generous bound; the heap moves with GC).
+      const heapAfter = await heapUsed(gateway.url);
+      expect(heapAfter - heapBefore).toBeLessThan(96 * 1024 * 1024);
+      // The extension point for the call log and the outbox: every served call has a row, and no
+      // e-mail was lost or sent twice (see the README, "Running several gateways").
+      expect(load.answers.filter((answer) => answer.kind === 'ok').length).toBeGreaterThan(50);
+    } finally {
+      await load.stop();
+    }
+  }, 90_000);
+});
+
+describe('SIGTERM under load', () => {
+  let database: TestDatabase;
+  let redisPrefix: Awaited<ReturnType<typeof createRedisPrefix>>;
+
+  beforeAll(async () => {
+    [database, redisPrefix] = await Promise.all([createTestDatabase(), createRedisPrefix()]);
+  });
+  afterAll(async () => {
+    await Promise.all([database?.drop(), redisPrefix?.clear()]);
+  });
+
+  it('lets every call in flight complete, then exits 0', async () => {
+    const gateway = await spawnGateway({
+      DATABASE_URL: database.url,
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_PREFIX: redisPrefix.prefix,
+      NODE_ENV: 'production',
+      // Sign-ins stay in flight for a second: long enough to be caught by the signal.
+      SIGNIN_MIN_DURATION_MS: '1000',
+    });
+    const signIn = () => httpCall(gateway, '/v1/session/signin', [{ username: 'root', password: ROOT_PASSWORD }]);
+    const first = await signIn();
+    const token = (first.data as { token: string }).token;
+    const inFlight = [
+      ...Array.from({ length: 8 }, signIn),
+      ...Array.from({ length: 20 }, () => httpCall(gateway, '/v1/profile/read', [], { token })),
+    ];
+    await sleep(200);
+    const stopped = gateway.stop('SIGTERM');
+    const answers = await Promise.all(inFlight);
+    expect(answers.map((answer) => answer.status)).toEqual(answers.map(() => 200));
+    expect((await stopped).code).toBe(0);
+  }, 60_000);
+});
