@@ -10,6 +10,7 @@ import { buildSchema } from './graph/schema.ts';
 import { openKv, type Kv } from './kv/kv.ts';
 import type { MemoryHub } from './kv/memory-pubsub.ts';
 import type { Logger } from './logger.ts';
+import { Dashboard } from './server/dashboard.ts';
 import { Graphiql, GRAPHIQL_ASSET_PREFIX } from './server/graphiql.ts';
 import { createGraphqlYoga, graphqlRoute } from './server/graphql-http.ts';
 import { GraphqlWsEndpoint } from './server/graphql-ws.ts';
@@ -112,6 +113,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const schema = buildSchema();
     const graphiql = config.nodeEnv === 'production' ? undefined : new Graphiql();
     const graphqlOptions = { schema, domain, log, graphiql };
+    const dashboard = new Dashboard();
     const executor = new GraphqlExecutor({ schema });
     const yoga = createGraphqlYoga(graphqlOptions, executor);
     const graphqlWs = new GraphqlWsEndpoint({ executor, domain, watch, log, metrics });
@@ -151,7 +153,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       route: (pathname) =>
         exact.get(pathname) ??
         (isV1Path(pathname) ? v1Http : undefined) ??
-        (graphiql && pathname.startsWith(GRAPHIQL_ASSET_PREFIX) ? graphiql.route : undefined),
+        (graphiql && pathname.startsWith(GRAPHIQL_ASSET_PREFIX) ? graphiql.route : undefined) ??
+        (Dashboard.owns(pathname) ? dashboard.route : undefined),
       upgradeRoute: (pathname) => upgrades.get(pathname),
       trustProxy: config.trustProxy,
     });
