@@ -18,8 +18,8 @@ function errorOf(errors, status) {
 }
 
 /**
- * Connection states shown to the user: 'live' (the WebSocket is up), 'reconnecting' (it dropped or
- * is being opened again), 'offline' (signed out, the browser is offline, or several attempts in a
+ * Connection states shown to the user: 'connecting' (first attempt after sign-in), 'live' (the
+ * WebSocket is up), 'reconnecting' (it dropped and is being opened again), 'offline' (signed out, the browser is offline, or several attempts in a
  * row failed; attempts go on in the background).
  */
 const FAILURES_BEFORE_OFFLINE = 4;
@@ -27,6 +27,8 @@ const FAILURES_BEFORE_OFFLINE = 4;
 export class Api {
   #token = null;
   #client = null;
+  /** Counts the clients created; handlers of a replaced one see a newer number and keep quiet. */
+  #generation = 0;
   #failures = 0;
   #state = 'offline';
   #onState;
@@ -115,6 +117,11 @@ export class Api {
     );
   }
 
+  /** Opens the live connection (done by the first subscription otherwise). */
+  connect() {
+    this.#ensureClient();
+  }
+
   /** Closes the connection (sign-out). */
   close() {
     this.#token = null;
@@ -124,29 +131,32 @@ export class Api {
   #ensureClient() {
     if (this.#client) return this.#client;
     const token = this.#token;
+    const generation = ++this.#generation;
     const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`;
     this.#failures = 0;
-    this.#set('reconnecting');
+    this.#set('connecting');
     const client = createClient({
       url,
       connectionParams: () => (token ? { authorization: `Bearer ${token}` } : {}),
-      lazy: true,
+      // Open from sign-in to sign-out, so the indicator tells the truth even between subscriptions.
+      lazy: false,
+      onNonLazyError: () => {},
       retryAttempts: Number.POSITIVE_INFINITY,
       // Every close is retried except the gateway's "signed out" (4403), handled below.
       shouldRetry: (event) => !(event && event.code === 4403),
       retryWait: (retries) => new Promise((resolve) => setTimeout(resolve, Math.min(400 * 2 ** retries, 8000) + Math.random() * 250)),
       keepAlive: 20_000,
       on: {
-        connecting: () => {
-          if (this.#client === client && this.#state !== 'offline') this.#set('reconnecting');
+        connecting: (retrying) => {
+          if (generation === this.#generation && this.#state !== 'offline') this.#set(retrying ? 'reconnecting' : 'connecting');
         },
         connected: () => {
-          if (this.#client !== client) return;
+          if (generation !== this.#generation) return;
           this.#failures = 0;
           this.#set('live');
         },
         closed: (event) => {
-          if (this.#client !== client) return;
+          if (generation !== this.#generation) return;
           if (event && event.code === 4403) {
             this.#signedOut('Your session has ended. Please sign in again.');
             return;
@@ -163,6 +173,7 @@ export class Api {
   #closeClient() {
     const client = this.#client;
     this.#client = null;
+    this.#generation++;
     if (client) void client.dispose();
     this.#set('offline');
   }

@@ -20,7 +20,7 @@ const SIGN_IN = `mutation DashboardSignIn($input: SignInInput!) {
 }`;
 const SIGN_OUT = `mutation DashboardSignOut { signOut { __typename } }`;
 
-const STATE_TEXT = { live: 'live', reconnecting: 'reconnecting…', offline: 'offline' };
+const STATE_TEXT = { connecting: 'connecting…', live: 'live', reconnecting: 'reconnecting…', offline: 'offline' };
 
 const connection = byId('connection');
 const api = new Api({
@@ -69,6 +69,7 @@ function showSignIn(message = '') {
 function startSession(token, viewer) {
   sessionStorage.setItem(TOKEN_KEY, token);
   api.setToken(token);
+  api.connect();
   session = { user: viewer.user, admin: isAdmin(viewer.permissions) };
   byId('signin-view').hidden = true;
   byId('who-name').textContent = viewer.user.name;
