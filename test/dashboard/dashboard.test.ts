@@ -4,7 +4,8 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, openPage, OUTPUT_DIR, screenshot, seriousAxeViolations, type OpenedPage, type PageRecord } from '../helpers/browser.ts';
 import { ROOT_PASSWORD, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { createUser, gql, rootSession } from '../helpers/graphql.ts';
+import { createUser, gql, gqlWs, rootSession, type CreatedUser } from '../helpers/graphql.ts';
+import { TcpProxy } from '../helpers/tcp-proxy.ts';
 
 /** Network noise Chromium logs as console errors while a test has cut the gateway away on purpose. */
 const OUTAGE_NOISE = /WebSocket connection to .* failed|net::ERR_CONNECTION_(REFUSED|RESET|CLOSED)|Failed to load resource/;
@@ -97,6 +98,101 @@ describe('dashboard in a real browser', () => {
     await finish(opened, 'sign-in-refused');
   });
 
+  it('shows a plain user only their inbox, and the API refuses them the admin fields anyway', async () => {
+    const user = await createUser(gw, rootToken);
+    const opened = await openPage(browser);
+    const { page } = opened;
+    await page.goto(`${gw.url}/dashboard/#stats`);
+    await signIn(page, user.name, user.password);
+    await expectLive(page);
+    await expect.poll(() => page.locator('#notifications-view').isVisible()).toBe(true);
+    const nav = page.getByRole('navigation', { name: 'Views' });
+    expect(await nav.getByRole('link').allTextContents()).toEqual([expect.stringMatching(/^Notifications/)]);
+    for (const view of ['stats', 'calls', 'outbox']) {
+      await page.goto(`${gw.url}/dashboard/#${view}`);
+      await expect.poll(() => page.locator('#notifications-view').isVisible()).toBe(true);
+      expect(await page.locator(`#${view}-view`).isVisible()).toBe(false);
+    }
+    expect(await page.locator('#send-section').isVisible()).toBe(false);
+
+    // The page hid the views; the gateway refuses the data behind them to this user's own token.
+    const token = (await page.evaluate('sessionStorage.getItem("gateway-dashboard.token")')) as string;
+    for (const query of [
+      'query { apiStats { lastUpdated } }',
+      'query { apiCallLog(first: 1) { totalCount } }',
+      'query { outbox(first: 1) { totalCount } }',
+      'query { suggestUsers(search: "r") { id } }',
+      `mutation { sendNotification(input: { userIds: ["${user.id}"], subject: "s", body: "b" }) { __typename } }`,
+      'mutation { retryOutboxMessage(id: "1") { __typename } }',
+    ]) {
+      const result = await gql(gw, query, {}, token);
+      expect(result.errors?.[0]?.extensions.code, query).toBe('FORBIDDEN');
+    }
+    const [refused] = await gqlWs(gw, 'subscription { apiStats { lastUpdated } }', {}, token);
+    expect(refused?.errors?.[0]?.extensions.code).toBe('FORBIDDEN');
+    await finish(opened, 'plain-user');
+  });
+
+  it('raises the badge and shows notifications sent from another session live, and after a dropped WebSocket shows those sent meanwhile once', async () => {
+    const user = await createUser(gw, rootToken);
+    // The user's page reaches the gateway through a proxy the test can cut.
+    const proxy = new TcpProxy({ host: '127.0.0.1', port: gw.gateway.port });
+    await proxy.start();
+    const reader = await openPage(browser);
+    const admin = await openPage(browser);
+    try {
+      const page = reader.page;
+      await page.goto(`http://127.0.0.1:${proxy.port}/dashboard/`);
+      await signIn(page, user.name, user.password);
+      await expectLive(page);
+      await expect.poll(() => page.locator('#badge-count').textContent()).toBe('0');
+
+      // The admin picks the user from the suggestions and sends one.
+      await admin.page.goto(`${gw.url}/dashboard/#notifications`);
+      await signIn(admin.page, 'root', ROOT_PASSWORD);
+      await expectLive(admin.page);
+      await sendFromForm(admin.page, user, 'First news', 'Hello from the admin');
+      await expect.poll(() => page.locator('#badge-count').textContent()).toBe('1');
+      await expect.poll(() => items(page, 'First news')).toBe(1);
+
+      await proxy.stop();
+      await page.locator('#connection[data-state="reconnecting"], #connection[data-state="offline"]').waitFor({ timeout: 5000 });
+      expect(await page.locator('#connection-text').textContent()).toMatch(/reconnecting|offline/);
+      await screenshot(page, 'notifications-reconnecting');
+      for (const subject of ['Sent while away 1', 'Sent while away 2']) {
+        const sent = await gql(gw, `mutation($input: SendNotificationInput!) { sendNotification(input: $input) { __typename } }`, { input: { userIds: [user.id], subject, body: 'meanwhile' } }, rootToken);
+        expect(sent.data).toEqual({ sendNotification: { __typename: 'SendNotificationPayload' } });
+      }
+      await proxy.start();
+      await expectLive(page, 15_000);
+      await expect.poll(() => page.locator('#badge-count').textContent(), { timeout: 5000 }).toBe('3');
+      await expect.poll(() => items(page, 'Sent while away 1')).toBe(1);
+      expect(await items(page, 'Sent while away 2')).toBe(1);
+      expect(await items(page, 'First news')).toBe(1);
+      expect(await page.locator('#notification-list > li').count()).toBe(3);
+      await screenshot(page, 'notifications-after-reconnect');
+
+      // Read, unread, delete, all read: the badge follows.
+      const first = page.locator('#notification-list > li', { hasText: 'First news' });
+      await first.getByRole('button', { name: 'Mark read' }).click();
+      await expect.poll(() => page.locator('#badge-count').textContent()).toBe('2');
+      await first.getByRole('button', { name: 'Mark unread' }).click();
+      await expect.poll(() => page.locator('#badge-count').textContent()).toBe('3');
+      await page.locator('#notification-list > li', { hasText: 'Sent while away 2' }).getByRole('button', { name: 'Delete' }).click();
+      await expect.poll(() => page.locator('#notification-list > li').count()).toBe(2);
+      await expect.poll(() => page.locator('#badge-count').textContent()).toBe('2');
+      await page.getByRole('button', { name: 'Mark all read' }).click();
+      await expect.poll(() => page.locator('#badge-count').textContent()).toBe('0');
+      expect(await page.locator('#notification-list > li.unread').count()).toBe(0);
+      await finish(reader, 'notifications-reader', OUTAGE_NOISE);
+      await finish(admin, 'notifications-sender');
+    } finally {
+      await proxy.stop();
+      await reader.context.close().catch(() => {});
+      await admin.context.close().catch(() => {});
+    }
+  });
+
   it('is readable at phone width', async () => {
     const opened = await openPage(browser, '127.0.0.1', { width: 375, height: 740 });
     const { page } = opened;
@@ -113,8 +209,26 @@ describe('dashboard in a real browser', () => {
   });
 });
 
+async function items(page: Page, subject: string): Promise<number> {
+  return page.locator('#notification-list > li h3', { hasText: subject }).count();
+}
+
+/** Sends a notification with the admin form, choosing the recipient from the suggestions. */
+async function sendFromForm(page: Page, user: CreatedUser, subject: string, body: string): Promise<void> {
+  const to = page.getByLabel('Recipients');
+  await to.click();
+  await to.pressSequentially(user.name.slice(0, 6));
+  await page.locator(`#send-suggestions option[value="${user.name}"]`).waitFor({ state: 'attached' });
+  await to.fill(user.name);
+  await to.press('Enter');
+  await page.locator('#send-recipients li', { hasText: user.name }).waitFor();
+  await page.getByLabel('Subject').fill(subject);
+  await page.getByLabel('Message').fill(body);
+  await page.getByRole('button', { name: 'Send', exact: true }).click();
+  await expect.poll(() => page.locator('#send-message').textContent()).toBe('Sent to 1 user.');
+}
+
 async function mkdirAndWrite(name: string, value: unknown): Promise<void> {
   await writeFile(path.join(OUTPUT_DIR, name), JSON.stringify(value, null, 2));
 }
 
-export { OUTAGE_NOISE };
