@@ -83,7 +83,7 @@ function startSession(token, viewer) {
 }
 
 /** Shows the view the location hash names (or the first one this user may see). */
-function route() {
+function route(event) {
   if (!session) return;
   let name = location.hash.slice(1);
   if (!(name in views) || (ADMIN_VIEWS.has(name) && !session.admin)) name = session.admin ? 'stats' : 'notifications';
@@ -97,6 +97,12 @@ function route() {
   }
   if (name === 'notifications') views.notifications.show();
   else views[name].start();
+  if (event) {
+    // Chosen from the navigation: move the focus to the view's heading, as a page load would.
+    const heading = byId(`${name}-view`).querySelector('h2');
+    heading.tabIndex = -1;
+    heading.focus();
+  }
 }
 
 byId('signin-form').addEventListener('submit', async (event) => {
