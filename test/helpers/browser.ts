@@ -64,6 +64,8 @@ export async function openPage(browser: Browser, allowedHost = '127.0.0.1', view
     await route.abort('blockedbyclient');
   });
   const page = await context.newPage();
+  // Fail a step with its locator's name well before the test's own timeout.
+  page.setDefaultTimeout(10_000);
   page.on('console', (message) => {
     if (message.type() === 'error') record.errors.push(`console: ${message.text()}`);
   });

@@ -32,6 +32,7 @@ export class StatsView {
   #stop = null;
   #stopMonth = null;
   #rows = [];
+  #rowEls = new Map(); // methodId → <tr>
   #sort = { key: 'methodId', descending: false };
   #selected = null;
   #snapshot = null;
@@ -58,6 +59,8 @@ export class StatsView {
     this.#stop?.();
     this.#stop = null;
     this.#select(null);
+    this.#rowEls.clear();
+    byId('stats-rows').replaceChildren();
   }
 
   #update(snapshot) {
@@ -93,24 +96,43 @@ export class StatsView {
       if (!button) continue;
       th.setAttribute('aria-sort', button.dataset.sort === key ? (descending ? 'descending' : 'ascending') : 'none');
     }
-    byId('stats-rows').replaceChildren(
-      ...rows.map((row) =>
-        h(
-          'tr',
-          { dataset: { method: row.methodId }, 'aria-selected': row.methodId === this.#selected ? 'true' : null },
-          h('th', { scope: 'row' }, h('button', { type: 'button', className: 'link', onclick: () => this.#select(row.methodId), 'aria-label': `${row.methodId}: show charts` }, row.methodId)),
-          h('td', { className: 'num', dataset: { col: 'calls' } }, formatNumber(row.calls)),
-          h('td', { className: 'num', dataset: { col: 'perMinute' } }, formatNumber(row.perMinute, 2)),
-          h('td', { className: 'num', dataset: { col: 'errorRate' } }, formatNumber(row.errorRate, 1)),
-          h('td', { className: 'num', dataset: { col: 'declined' } }, formatNumber(row.declined)),
-          h('td', { className: 'num' }, formatNumber(row.p50, 1)),
-          h('td', { className: 'num' }, formatNumber(row.p95, 1)),
-          h('td', { className: 'num' }, formatNumber(row.p99, 1)),
-          h('td', {}, sparkline(row.points.map((point) => point.calls))),
-        ),
-      ),
-    );
+    // Rows are updated in place, keyed by method, so a focused button stays focused across ticks.
+    const body = byId('stats-rows');
+    const focused = body.contains(document.activeElement) ? document.activeElement : null;
+    const wanted = rows.map((row) => this.#rowEl(row));
+    for (const [methodId, tr] of this.#rowEls) if (!rows.some((row) => row.methodId === methodId)) {
+      tr.remove();
+      this.#rowEls.delete(methodId);
+    }
+    if (wanted.some((tr, i) => body.children[i] !== tr) || body.children.length !== wanted.length) {
+      body.replaceChildren(...wanted);
+      if (focused && body.contains(focused)) focused.focus();
+    }
     byId('stats-empty').hidden = rows.length > 0;
+  }
+
+  /** The row of a method, created once and updated with every snapshot. */
+  #rowEl(row) {
+    let tr = this.#rowEls.get(row.methodId);
+    if (!tr) {
+      const cell = (col) => h('td', { className: 'num', dataset: { col } });
+      tr = h(
+        'tr',
+        { dataset: { method: row.methodId } },
+        h('th', { scope: 'row' }, h('button', { type: 'button', className: 'link', onclick: () => this.#select(row.methodId), 'aria-label': `${row.methodId}: show charts` }, row.methodId)),
+        ...['calls', 'perMinute', 'errorRate', 'declined', 'p50', 'p95', 'p99'].map(cell),
+        h('td', { dataset: { col: 'spark' } }),
+      );
+      this.#rowEls.set(row.methodId, tr);
+    }
+    const text = { calls: formatNumber(row.calls), perMinute: formatNumber(row.perMinute, 2), errorRate: formatNumber(row.errorRate, 1), declined: formatNumber(row.declined), p50: formatNumber(row.p50, 1), p95: formatNumber(row.p95, 1), p99: formatNumber(row.p99, 1) };
+    for (const td of tr.querySelectorAll('td[data-col]')) {
+      if (td.dataset.col === 'spark') td.replaceChildren(sparkline(row.points.map((point) => point.calls)));
+      else if (td.textContent !== text[td.dataset.col]) td.textContent = text[td.dataset.col];
+    }
+    if (row.methodId === this.#selected) tr.setAttribute('data-selected', '');
+    else tr.removeAttribute('data-selected');
+    return tr;
   }
 
   #select(methodId) {
@@ -119,8 +141,8 @@ export class StatsView {
     this.#selected = methodId;
     const detail = byId('method-detail');
     for (const row of byId('stats-rows').children) {
-      if (row.dataset.method === methodId) row.setAttribute('aria-selected', 'true');
-      else row.removeAttribute('aria-selected');
+      if (row.dataset.method === methodId) row.setAttribute('data-selected', '');
+      else row.removeAttribute('data-selected');
     }
     if (!methodId) {
       detail.hidden = true;
