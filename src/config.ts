@@ -86,6 +86,12 @@ const envSchema = z
     // Above the dearest ordinary sign-in (a verify and a rehash at the default argon2 cost, about
     // 300 ms here, plus the database), with headroom for a busy thread pool.
     SIGNIN_MIN_DURATION_MS: integer('SIGNIN_MIN_DURATION_MS', 500, 0, 10_000),
+    MAIL_WORKER: optionalText.pipe(z.enum(['on', 'off']).optional()).transform((value) => value ?? 'on'),
+    MAIL_CONCURRENCY: integer('MAIL_CONCURRENCY', 4, 1, 100),
+    MAIL_MAX_ATTEMPTS: integer('MAIL_MAX_ATTEMPTS', 8, 1, 100),
+    MAIL_RETRY_BASE_MS: integer('MAIL_RETRY_BASE_MS', 30_000, 10, 3_600_000),
+    MAIL_LEASE_MS: integer('MAIL_LEASE_MS', 120_000, 1000, 3_600_000),
+    MAIL_RELAY_INTERVAL_MS: integer('MAIL_RELAY_INTERVAL_MS', 30_000, 100, 3_600_000),
     TRUST_PROXY: optionalText.transform((value, ctx) => {
       const parsed = parseTrustProxy(value);
       if (parsed.ok) return parsed.trust;
@@ -127,6 +133,23 @@ export interface Config {
   readonly signinMinDurationMs: number;
   /** Proxies whose forwarding headers name the client (none by default). */
   readonly trustProxy: TrustProxy;
+  /** E-mail delivery (README: E-mail). */
+  readonly mail: MailConfig;
+}
+
+export interface MailConfig {
+  /** Whether this gateway runs mail workers itself (`off` when `npm run worker` processes run apart). */
+  readonly worker: boolean;
+  /** Messages one worker sends at once (and SMTP connections it keeps). */
+  readonly concurrency: number;
+  /** Attempts before a message is marked failed. */
+  readonly maxAttempts: number;
+  /** Wait before the second attempt; each further one waits twice as long. */
+  readonly retryBaseMs: number;
+  /** How long a claimed message is reserved for its worker. */
+  readonly leaseMs: number;
+  /** How often the relay re-enqueues queued and abandoned messages. */
+  readonly relayIntervalMs: number;
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
@@ -161,6 +184,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       passwordHashing: Object.freeze({ memoryKib: e.PASSWORD_HASH_MEMORY_KIB, timeCost: e.PASSWORD_HASH_TIME_COST, parallelism: 1 }),
       signinMinDurationMs: e.SIGNIN_MIN_DURATION_MS,
       trustProxy: e.TRUST_PROXY,
+      mail: Object.freeze({
+        worker: e.MAIL_WORKER === 'on',
+        concurrency: e.MAIL_CONCURRENCY,
+        maxAttempts: e.MAIL_MAX_ATTEMPTS,
+        retryBaseMs: e.MAIL_RETRY_BASE_MS,
+        leaseMs: e.MAIL_LEASE_MS,
+        relayIntervalMs: e.MAIL_RELAY_INTERVAL_MS,
+      }),
     }),
   };
 }

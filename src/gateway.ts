@@ -5,6 +5,8 @@ import { openDatabase, type Database, type DatabaseTarget } from './db/client.ts
 import type { RootPasswordDelivery } from './domain/bootstrap.ts';
 import { Domain } from './domain/domain.ts';
 import { PrincipalWatch } from './domain/principal-watch.ts';
+import { recordOperations } from './graph/call-records.ts';
+import type { CallLogOptions } from './domain/call-log.ts';
 import { GraphqlExecutor } from './graph/executor.ts';
 import { buildSchema } from './graph/schema.ts';
 import { openKv, type Kv } from './kv/kv.ts';
@@ -23,6 +25,8 @@ import { isV1Path, V1HttpEndpoint } from './rpc-facade/http-transport.ts';
 import { MethodTable } from './rpc-facade/method-table.ts';
 import { V1_METHODS } from './rpc-facade/methods/index.ts';
 import { V1WebSocketEndpoint } from './rpc-facade/ws-transport.ts';
+import { startMail, type MailService } from './workers/mail.ts';
+import { notificationRetention } from './workers/notification-retention.ts';
 import { RetentionWorker } from './workers/retention.ts';
 
 export interface GatewayOptions {
@@ -38,6 +42,8 @@ export interface GatewayOptions {
   readonly v1PingIntervalMs?: number;
   /** How a generated root password reaches the operator (needed when ROOT_PASSWORD is unset). */
   readonly deliverRootPassword?: RootPasswordDelivery;
+  /** Clock and intervals of the call log and statistics (tests shorten them). */
+  readonly callLog?: CallLogOptions;
 }
 
 export interface Gateway {
@@ -48,6 +54,8 @@ export interface Gateway {
   readonly domain: Domain;
   /** Server events for v1 WebSocket clients (fanned out to every node). */
   readonly v1Events: V1Events;
+  /** E-mail delivery: the queue, and this node's worker unless MAIL_WORKER=off. */
+  readonly mail: MailService;
   /** Stops within `timeoutMs`: no new connections, in-flight requests finish, sockets close, stores close. */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -99,12 +107,30 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       log,
       passwordHashing: config.passwordHashing,
       deliverRootPassword: options.deliverRootPassword,
+      callLog: options.callLog,
     });
     closers.push(() => domain.close());
     const watch = new PrincipalWatch(domain.auth);
     closers.push(() => watch.close());
-    const retention = new RetentionWorker([{ name: 'expired sessions and action tokens', run: () => domain.sessions.purgeExpired() }], log);
+    const retention = new RetentionWorker(
+      [
+        { name: 'expired sessions and action tokens', run: () => domain.sessions.purgeExpired() },
+        { name: 'call log partitions', run: () => domain.callLog.applyRetention() },
+        notificationRetention(database.db),
+      ],
+      log,
+    );
     closers.push(() => retention.close());
+    const mail = await startMail({
+      outbox: domain.outbox,
+      settings: domain.settings,
+      config: config.mail,
+      log,
+      redis: config.redisUrl ? { url: config.redisUrl, keyPrefix: options.keyPrefix ?? config.redisPrefix } : undefined,
+      runWorker: config.mail.worker,
+    });
+    domain.outbox.setDispatch((ids) => mail.enqueue(ids));
+    closers.push(() => mail.close(Date.now() + 5000));
 
     const metrics = new Metrics({
       databasePool: () => database.poolStats(),
@@ -112,9 +138,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     });
     const schema = buildSchema();
     const graphiql = config.nodeEnv === 'production' ? undefined : new Graphiql();
-    const graphqlOptions = { schema, domain, log, graphiql };
+    const graphqlOptions = { schema, domain, log, graphiql, watch };
     const dashboard = new Dashboard();
-    const executor = new GraphqlExecutor({ schema });
+    const executor = new GraphqlExecutor({ schema, record: recordOperations(domain.callLog.recorder) });
     const yoga = createGraphqlYoga(graphqlOptions, executor);
     const graphqlWs = new GraphqlWsEndpoint({ executor, domain, watch, log, metrics });
 
@@ -122,6 +148,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const v1Events = new V1Events(kv.pubsub);
     await v1Events.start();
     closers.push(() => v1Events.close());
+    // v1 clients hear of new notifications as the event `notifications` (protocol.md §1.6), published once, by the creating node.
+    closers.push(
+      domain.notifications.onCreated((userIds) => {
+        v1Events
+          .publish({ targets: userIds.map((id) => `user:${id}`), name: 'notifications', args: [] })
+          .catch((err: unknown) => log.warn({ err }, 'could not publish the v1 notifications event'));
+      }),
+    );
     const v1Http = new V1HttpEndpoint({ dispatcher, domain });
     const v1Ws = new V1WebSocketEndpoint({
       dispatcher,
@@ -171,11 +205,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       kv,
       domain,
       v1Events,
+      mail,
       close(timeoutMs = 10_000) {
         closing ??= (async () => {
           const deadline = Date.now() + timeoutMs - 1000;
           await Promise.all([graphqlWs.close(), v1Ws.close()]);
-          await server.close(deadline);
+          // Mail stops claiming at once; the rows in hand finish or go back before the deadline.
+          await Promise.all([server.close(deadline), mail.close(deadline)]);
           await closeAll();
           log.info('gateway stopped');
         })();

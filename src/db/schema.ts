@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, check, index, integer, jsonb, smallint, snakeCase, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, check, doublePrecision, index, integer, jsonb, primaryKey, smallint, snakeCase, text, timestamp } from 'drizzle-orm/pg-core';
 
 /** `{ permissionName: enabled }`, as stored on users and API tokens. */
 export type PermissionMap = Record<string, boolean>;
@@ -124,3 +124,116 @@ export type SessionRow = typeof sessions.$inferSelect;
 export type ApiTokenRow = typeof apiTokens.$inferSelect;
 export type ActionTokenRow = typeof actionTokens.$inferSelect;
 export type SettingsRow = typeof settings.$inferSelect;
+
+// API call log and statistics (issue 10).
+
+/**
+ * One row per recorded call (v1 method or GraphQL root field). Partitioned by day on `started_at`
+ * (hand-written in the migration; partitions are made ahead and dropped whole by retention), so the
+ * primary key includes it. A deleted user's calls stay, with a null user.
+ */
+export const callLog = snakeCase.table(
+  'call_log',
+  {
+    id: bigserial({ mode: 'number' }).notNull(),
+    methodId: text().notNull(),
+    userId: bigint({ mode: 'string' }).references(() => users.id, { onDelete: 'set null' }),
+    /** `session` or `apiToken`, with the id of that credential. */
+    credentialKind: text().$type<'session' | 'apiToken'>(),
+    credentialId: text(),
+    clientAddress: text(),
+    startedAt: timestamp({ withTimezone: true }).notNull(),
+    durationMs: doublePrecision().notNull(),
+    status: integer().notNull(),
+    statusText: text().notNull(),
+    isError: boolean().notNull(),
+    isException: boolean().notNull(),
+    isDeclined: boolean().notNull(),
+    /** The rule that declined the call (the concurrency cap, a rate limit). */
+    declinedBy: text(),
+  },
+  (t) => [primaryKey({ columns: [t.startedAt, t.id] }), index().on(t.methodId, t.startedAt), index().on(t.userId)],
+);
+
+export type CallLogRow = typeof callLog.$inferSelect;
+// --- E-mail: the transactional outbox (issue 8) ---
+
+export const OUTBOX_STATUSES = ['queued', 'sending', 'sent', 'failed', 'uncertain'] as const;
+export type OutboxStatus = (typeof OUTBOX_STATUSES)[number];
+
+/**
+ * One row per e-mail, written in the transaction of the action that causes it. A worker claims a
+ * row (`queued` → `sending`, with a lease) before it talks to SMTP; `handedOverAt` is set just before
+ * the end of the message data goes out, so a row whose worker died is retried only when the server
+ * cannot have taken it (otherwise it becomes `uncertain`).
+ */
+export const outbox = snakeCase.table(
+  'outbox',
+  {
+    id: id(),
+    recipient: text().notNull(),
+    template: text().notNull(),
+    subject: text().notNull(),
+    textBody: text().notNull(),
+    htmlBody: text().notNull(),
+    status: text().$type<OutboxStatus>().notNull().default('queued'),
+    attempts: integer().notNull().default(0),
+    nextAttemptAt: timestamp({ withTimezone: true }).defaultNow(),
+    leaseOwner: text(),
+    leaseExpiresAt: timestamp({ withTimezone: true }),
+    handedOverAt: timestamp({ withTimezone: true }),
+    lastReply: text(),
+    /** Not sent because a limit was reached: a record for admins, never sent. */
+    rateLimited: boolean().notNull().default(false),
+    createdAt: createdAt(),
+    updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    sentAt: timestamp({ withTimezone: true }),
+  },
+  (t) => [
+    index().on(t.status, t.nextAttemptAt),
+    index().on(t.createdAt),
+    check('outbox_status', sql`${t.status} in ('queued', 'sending', 'sent', 'failed', 'uncertain')`),
+  ],
+);
+
+export type OutboxRow = typeof outbox.$inferSelect;
+// ---- Notifications (issue 9) ----
+
+/** One message, sent to one or more users; ids grow in commit order (see domain/notifications.ts). */
+export const notifications = snakeCase.table(
+  'notifications',
+  {
+    id: id(),
+    subject: text().notNull(),
+    body: text().notNull(),
+    createdAt: createdAt(),
+    expiresAt: timestamp({ withTimezone: true }).notNull(),
+  },
+  (t) => [index().on(t.expiresAt)],
+);
+
+/**
+ * Each recipient's state of a notification. `expiresAt` is the notification's, copied so that the
+ * inbox index alone answers the inbox page (newest first), the unread count (an index-only scan)
+ * and mark-all-read.
+ */
+export const notificationRecipients = snakeCase.table(
+  'notification_recipients',
+  {
+    notificationId: bigint({ mode: 'string' })
+      .notNull()
+      .references(() => notifications.id, { onDelete: 'cascade' }),
+    userId: userRef(),
+    read: boolean().notNull().default(false),
+    deleted: boolean().notNull().default(false),
+    expiresAt: timestamp({ withTimezone: true }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.notificationId, t.userId] }),
+    // Leading user id: also what deleting a user cascades through.
+    index('notification_recipients_inbox').on(t.userId, t.notificationId, t.deleted, t.read, t.expiresAt),
+  ],
+);
+
+export type NotificationRow = typeof notifications.$inferSelect;
+export type NotificationRecipientRow = typeof notificationRecipients.$inferSelect;

@@ -7,6 +7,7 @@ import { containsPattern, type Page, type SortOrder } from './list-query.ts';
 import type { PermissionCatalog, PermissionState } from './permissions.ts';
 import type { AuthenticatedPrincipal } from './principal.ts';
 import { isRecordId } from './record-ids.ts';
+import { IGNORE_SECURITY_EVENTS, type SecurityEventSink } from './security-events.ts';
 import { issueRecordToken, TokenType } from './tokens.ts';
 import { isStorableText } from './user-fields.ts';
 
@@ -22,6 +23,8 @@ export interface ApiTokensDeps {
   readonly db: Db;
   readonly catalog: PermissionCatalog;
   readonly invalidate: (tags: readonly string[]) => Promise<void>;
+  /** Tells users about security events on their accounts. */
+  readonly securityEvent?: SecurityEventSink;
 }
 
 const sortColumns = { id: apiTokens.id, name: apiTokens.name, createdAt: apiTokens.createdAt, enabled: apiTokens.enabled } as const;
@@ -77,6 +80,7 @@ export class ApiTokens {
       .insert(apiTokens)
       .values({ id, userId: owner.user.id, name: trimmed, secretHash, permissions: {} })
       .returning();
+    await (this.#deps.securityEvent ?? IGNORE_SECURITY_EVENTS)(owner.user.id, { kind: 'apiTokenCreated', name: trimmed });
     return { token, row: row! };
   }
 

@@ -3,15 +3,20 @@ import type { Db } from '../db/client.ts';
 import { InvalidatingCache } from '../kv/cache.ts';
 import type { Kv } from '../kv/kv.ts';
 import type { Logger } from '../logger.ts';
+import { AccountEmails } from './account-emails.ts';
 import { ApiTokens } from './api-tokens.ts';
 import { Authenticator, type CachedResolution } from './auth.ts';
 import { bootstrap, type RootPasswordDelivery } from './bootstrap.ts';
+import { CallLog, type CallLogOptions } from './call-log.ts';
+import { Notifications } from './notifications.ts';
 import { Passwords, type PasswordHashingOptions } from './passwords.ts';
 import { PermissionCatalog } from './permissions.ts';
+import { Outbox } from './outbox.ts';
 import { Profile } from './profile.ts';
 import { RateLimiter } from './rate-limits.ts';
 import { Sessions } from './sessions.ts';
 import { Settings } from './settings.ts';
+import { testSmtp, type SmtpTestInput, type SmtpTestResult } from './smtp-test.ts';
 import { Users } from './users.ts';
 
 export interface DomainDeps {
@@ -22,6 +27,8 @@ export interface DomainDeps {
   readonly passwordHashing?: PasswordHashingOptions;
   /** How a generated root password reaches the operator (needed when ROOT_PASSWORD is unset). */
   readonly deliverRootPassword?: RootPasswordDelivery;
+  /** Clock and intervals of the call log and statistics. */
+  readonly callLog?: CallLogOptions;
 }
 
 /** The business rules of the gateway, wired to their stores; transports call nothing else. */
@@ -35,6 +42,11 @@ export class Domain {
   readonly sessions: Sessions;
   readonly apiTokens: ApiTokens;
   readonly profile: Profile;
+  readonly callLog: CallLog;
+  /** E-mail: the outbox, and the confirmation and password-reset flows that write to it. */
+  readonly outbox: Outbox;
+  readonly accountEmails: AccountEmails;
+  readonly notifications: Notifications;
   readonly #authCache: InvalidatingCache<CachedResolution>;
 
   private constructor(deps: DomainDeps, authCache: InvalidatingCache<CachedResolution>) {
@@ -46,7 +58,9 @@ export class Domain {
     const invalidate = (tags: readonly string[]) => this.auth.invalidate(tags);
     this.limiter = new RateLimiter(deps.kv.counters);
     this.settings = new Settings(db);
-    this.users = new Users({ db, settings: this.settings, passwords: this.passwords, catalog: this.permissions, invalidate });
+    this.notifications = new Notifications({ db, settings: this.settings, pubsub: deps.kv.pubsub, log });
+    const securityEvent = this.notifications.securityEvent;
+    this.users = new Users({ db, settings: this.settings, passwords: this.passwords, catalog: this.permissions, invalidate, securityEvent });
     this.sessions = new Sessions({
       db,
       passwords: this.passwords,
@@ -55,9 +69,27 @@ export class Domain {
       settings: this.settings,
       invalidate,
       signinMinDurationMs: deps.config.signinMinDurationMs,
+      securityEvent,
     });
-    this.apiTokens = new ApiTokens({ db, catalog: this.permissions, invalidate });
+    this.apiTokens = new ApiTokens({ db, catalog: this.permissions, invalidate, securityEvent });
     this.profile = new Profile(this.users, this.passwords);
+    this.callLog = new CallLog({ db, stats: deps.kv.stats, settings: this.settings, logger: log, options: deps.callLog });
+    this.outbox = new Outbox(db);
+    this.accountEmails = new AccountEmails({
+      db,
+      outbox: this.outbox,
+      limiter: this.limiter,
+      settings: this.settings,
+      passwords: this.passwords,
+      invalidate,
+      log,
+      minDurationMs: deps.config.signinMinDurationMs,
+    });
+  }
+
+  /** Tries SMTP settings (given, or the stored ones) without storing anything. */
+  testSmtp(input: SmtpTestInput): Promise<SmtpTestResult> {
+    return testSmtp(this.settings, input);
   }
 
   /** Wires the domain and makes sure the root user and the settings row exist. */
@@ -66,6 +98,7 @@ export class Domain {
     await authCache.start();
     const domain = new Domain(deps, authCache);
     try {
+      await domain.notifications.start();
       await bootstrap({
         db: deps.db,
         passwords: domain.passwords,
@@ -73,6 +106,7 @@ export class Domain {
         smtpUrl: deps.config.smtpUrl,
         deliverRootPassword: deps.deliverRootPassword,
       });
+      await domain.callLog.start();
     } catch (error) {
       await domain.close();
       throw error;
@@ -81,6 +115,8 @@ export class Domain {
   }
 
   async close(): Promise<void> {
+    await this.callLog.close();
+    await this.notifications.close();
     await this.#authCache.close();
   }
 }

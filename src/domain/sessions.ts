@@ -9,6 +9,7 @@ import type { Passwords } from './passwords.ts';
 import type { PermissionCatalog } from './permissions.ts';
 import { hasAnyPermission, ROOT_USER_ID, type AuthenticatedPrincipal, type Principal, type SessionPrincipal } from './principal.ts';
 import { SignInLimits, type RateLimiter } from './rate-limits.ts';
+import { IGNORE_SECURITY_EVENTS, type SecurityEventSink } from './security-events.ts';
 import type { Settings } from './settings.ts';
 import { issueRecordToken, TokenType } from './tokens.ts';
 import { isValidUsername } from './user-fields.ts';
@@ -33,6 +34,8 @@ export interface SessionsDeps {
   readonly invalidate: (tags: readonly string[]) => Promise<void>;
   /** Every sign-in answer takes at least this long (SIGNIN_MIN_DURATION_MS). */
   readonly signinMinDurationMs?: number;
+  /** Tells users about security events on their accounts. */
+  readonly securityEvent?: SecurityEventSink;
 }
 
 /** Sign-in, resume, sign-out. Failed sign-ins look alike (same answer, same time) whatever the reason. */
@@ -105,6 +108,7 @@ export class Sessions {
       remoteAddress: client.address,
       userAgent: client.userAgent?.slice(0, 512) ?? null,
     });
+    await (this.#deps.securityEvent ?? IGNORE_SECURITY_EVENTS)(row.user.id, { kind: 'signIn', client });
     return { token, principal: { ...candidate, sessionId: id } };
   }
 

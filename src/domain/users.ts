@@ -8,6 +8,7 @@ import { containsPattern, type Page, type SortOrder } from './list-query.ts';
 import type { Passwords } from './passwords.ts';
 import type { PermissionCatalog, PermissionState } from './permissions.ts';
 import type { Settings } from './settings.ts';
+import { IGNORE_SECURITY_EVENTS, type SecurityEventSink } from './security-events.ts';
 import { ROOT_USER_ID, type AuthenticatedPrincipal } from './principal.ts';
 import { isRecordId } from './record-ids.ts';
 import {
@@ -49,6 +50,8 @@ export interface UsersDeps {
   readonly passwords: Passwords;
   readonly catalog: PermissionCatalog;
   readonly invalidate: (tags: readonly string[]) => Promise<void>;
+  /** Tells users about security events on their accounts. */
+  readonly securityEvent?: SecurityEventSink;
 }
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
@@ -69,9 +72,11 @@ export function userRefCondition(ref: string): SQL {
 /** User administration: the rules of protocol.md §4.3 with the choices of decisions.md. */
 export class Users {
   readonly #deps: UsersDeps;
+  readonly #securityEvent: SecurityEventSink;
 
   constructor(deps: UsersDeps) {
     this.#deps = deps;
+    this.#securityEvent = deps.securityEvent ?? IGNORE_SECURITY_EVENTS;
   }
 
   async find(ref: string): Promise<UserRow | null> {
@@ -155,6 +160,7 @@ export class Users {
     });
     if (!updated) return { user, changed: false };
     await this.#deps.invalidate([authTags.user(user.id)]);
+    if (enabled) await this.#securityEvent(user.id, { kind: 'accountEnabled' });
     return { user: updated, changed: true };
   }
 
@@ -231,7 +237,9 @@ export class Users {
   /** Ends all of a user's sessions except the caller's own; returns how many ended. */
   async deleteSessions(actor: AuthenticatedPrincipal, ref: string): Promise<number> {
     const user = await this.get(ref);
-    return this.#deleteSessions(user.id, currentSession(actor, user.id));
+    const ended = await this.#deleteSessions(user.id, currentSession(actor, user.id));
+    if (ended > 0 && user.id !== actor.user.id) await this.#securityEvent(user.id, { kind: 'sessionsEnded', count: ended });
+    return ended;
   }
 
   /** Hashes and stores a password, then ends the user's sessions except `keepSessionId`. */
@@ -239,6 +247,7 @@ export class Users {
     const hash = await this.#deps.passwords.hash(password);
     await this.#upsertHash(this.#deps.db, userId, hash);
     await this.#deleteSessions(userId, keepSessionId);
+    await this.#securityEvent(userId, { kind: 'passwordChanged' });
   }
 
   async #deleteSessions(userId: string, keepSessionId: string | null): Promise<number> {
@@ -353,6 +362,7 @@ export class Users {
     );
     if (!updated) throw new NotFoundError('User not found');
     await this.#deps.invalidate([authTags.user(userId)]);
+    if (isEmail) await this.#securityEvent(userId, { kind: 'emailChanged', email: change.email });
     return updated;
   }
 }

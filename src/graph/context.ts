@@ -11,6 +11,12 @@ export interface GraphContext {
   readonly requestId: string;
   readonly log: Logger;
   readonly client: ClientInfo;
+  /**
+   * For long-lived operations (subscriptions): the principal as the connection's credential resolves
+   * now. Absent where the transport cannot tell (then a subscription that depends on the principal
+   * ends when the principal is invalidated).
+   */
+  readonly reauthenticate?: () => Promise<Principal>;
 }
 
 export interface GraphContextInit {
@@ -24,6 +30,7 @@ export interface GraphContextInit {
    */
   readonly log: (() => Logger) | { readonly log: Logger };
   readonly client: ClientInfo;
+  readonly reauthenticate?: () => Promise<Principal>;
 }
 
 /**
@@ -37,6 +44,7 @@ class ResolverContext implements GraphContext {
   readonly domain: Domain;
   readonly requestId: string;
   readonly client: ClientInfo;
+  readonly reauthenticate: (() => Promise<Principal>) | undefined;
   readonly [contextCacheSymbol]: Principal;
   // Plain (not #private) fields: GraphQL servers may hand resolvers an object derived from this one.
   readonly logSource: (() => Logger) | { readonly log: Logger };
@@ -47,6 +55,7 @@ class ResolverContext implements GraphContext {
     this.domain = init.domain;
     this.requestId = init.requestId;
     this.client = init.client;
+    this.reauthenticate = init.reauthenticate;
     this[contextCacheSymbol] = init.principal;
     this.logSource = init.log;
     this.cachedLog = undefined;

@@ -23,7 +23,7 @@ type Run = (context: GraphContext, variables: Variables) => Promise<ExecutionRes
 /** Who sent an operation; the call record says it. */
 export type OperationSource = 'graphql-http' | 'graphql-ws' | 'v1';
 
-/** One finished operation, as the call log will record it. */
+/** One finished operation (or started subscription), as the call log records it. */
 export interface OperationRecord {
   readonly source: OperationSource;
   /** The operation's name, or the v1 method id. */
@@ -32,6 +32,12 @@ export interface OperationRecord {
   readonly durationMs: number;
   readonly ok: boolean;
   readonly principal: Principal;
+  /** The document and operation name that ran: the call log records each root field. */
+  readonly document: DocumentNode;
+  readonly operationName: string | undefined;
+  /** The errors of the result, after the error policy. */
+  readonly errors: readonly GraphQLError[];
+  readonly context: GraphContext;
 }
 
 export interface ExecutorOptions {
@@ -39,7 +45,7 @@ export interface ExecutorOptions {
   readonly limits?: QueryLimits;
   /** Parsed and validated documents kept, by text: at least this many of the most recently used. */
   readonly documentCacheSize?: number;
-  /** Called once per finished query or mutation: the one place operations are recorded. */
+  /** Called once per finished query or mutation, and per started subscription: the one place operations are recorded. */
   readonly record?: (record: OperationRecord) => void;
 }
 
@@ -220,7 +226,9 @@ export class GraphqlExecutor {
     operation: PreparedOperation,
     context: GraphContext,
     variables: Variables,
+    source: OperationSource = 'graphql-ws',
   ): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+    const started = this.#record ? performance.now() : 0;
     const result = await subscribe({
       schema: this.schema,
       document: operation.document,
@@ -228,7 +236,8 @@ export class GraphqlExecutor {
       variableValues: variables,
       contextValue: context,
     });
-    if (!(Symbol.asyncIterator in result)) return applyErrorPolicy(result, context.log);
+    if (!(Symbol.asyncIterator in result)) return this.#finish(result, operation, context, source, operation.name, started);
+    this.#finish({}, operation, context, source, operation.name, started);
     return mapEvents(result, (event) => (event.errors?.length ? applyErrorPolicy(event, context.log) : event));
   }
 
@@ -249,6 +258,10 @@ export class GraphqlExecutor {
       durationMs: performance.now() - started,
       ok: !final.errors?.length,
       principal: context.principal,
+      document: operation.document,
+      operationName: operation.name,
+      errors: final.errors ?? [],
+      context,
     });
     return final;
   }

@@ -8,6 +8,9 @@ import './types/viewer.ts';
 import './types/api-tokens.ts';
 import './types/settings.ts';
 import './types/test-upload.ts';
+import './types/api-stats.ts';
+import './types/mail.ts';
+import './types/notifications.ts';
 
 /** What the schema's `File` scalar accepts: the v1 facade hands uploads to it in this shape. */
 export type { UploadedFile } from './builder.ts';

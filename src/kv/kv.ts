@@ -5,6 +5,8 @@ import { MemoryHub, MemoryPubSub } from './memory-pubsub.ts';
 import type { PubSub } from './pubsub.ts';
 import { RedisCounters } from './redis-counters.ts';
 import { RedisPubSub } from './redis-pubsub.ts';
+import { RedisStats } from './redis-stats.ts';
+import type { StatsStore } from './stats.ts';
 
 /** The Redis roles of one node: Redis itself in production, in-process substitutes in the embedded mode. */
 export interface Kv {
@@ -13,6 +15,8 @@ export interface Kv {
   readonly location: string;
   readonly pubsub: PubSub;
   readonly counters: Counters;
+  /** API call statistics buckets. */
+  readonly stats: StatsStore;
   /** Resolves when the backend answers within the timeout. */
   ping(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -45,6 +49,7 @@ function openMemoryKv(hub: MemoryHub): Kv {
     location: 'in-process',
     pubsub,
     counters: hub.counters,
+    stats: hub.stats,
     ping: async () => {},
     async close() {
       await pubsub.close();
@@ -82,6 +87,7 @@ async function openRedisKv(url: string, keyPrefix: string, onRedisError: (error:
     location,
     pubsub,
     counters,
+    stats: new RedisStats(commands, keyPrefix),
     async ping(timeoutMs = 2000) {
       if (commands.status !== 'ready') throw new Error(`Redis at ${location} is ${commands.status}`);
       await withTimeout(commands.ping(), timeoutMs, `Redis at ${location}`);

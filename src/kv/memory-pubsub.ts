@@ -1,4 +1,5 @@
 import { MemoryCounters } from './memory-counters.ts';
+import { MemoryStats } from './memory-stats.ts';
 import type { MessageListener, PubSub, Unsubscribe } from './pubsub.ts';
 
 /**
@@ -8,6 +9,8 @@ import type { MessageListener, PubSub, Unsubscribe } from './pubsub.ts';
 export class MemoryHub {
   /** Shared like counters in Redis: a node closing leaves them to the others. */
   readonly counters = new MemoryCounters();
+  /** The statistics buckets of the nodes on this hub. */
+  readonly stats = new MemoryStats();
   readonly #channels = new Map<string, Set<MessageListener>>();
 
   deliver(channel: string, payload: string): void {

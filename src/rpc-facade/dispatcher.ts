@@ -1,4 +1,5 @@
 import type { ExecutionResult, GraphQLError } from 'graphql';
+import type { CallRecorder } from '../domain/call-recorder.ts';
 import type { Domain } from '../domain/domain.ts';
 import { hasPermission, type Principal } from '../domain/principal.ts';
 import type { ClientInfo } from '../domain/client-info.ts';
@@ -6,7 +7,7 @@ import { graphContext } from '../graph/context.ts';
 import type { Logger } from '../logger.ts';
 import { isPlan, type CallContext, type Plan } from './method.ts';
 import type { CompiledMethod, MethodTable } from './method-table.ts';
-import { failure, INTERNAL_ERROR, RpcCode, type V1Result } from './result.ts';
+import { declined, failure, INTERNAL_ERROR, isOk, RpcCode, statusText, type V1Result } from './result.ts';
 
 export type Transport = 'http' | 'ws';
 
@@ -26,7 +27,12 @@ export interface DispatcherOptions {
   readonly domain: Domain;
   /** Calls one principal may have running on this node at once, per method. */
   readonly activeCallsPerPrincipal?: number;
+  /** Where every call of a known method is recorded (default: the domain's call log). */
+  readonly recorder?: CallRecorder;
 }
+
+/** The rule name a call refused by the per-node concurrency cap is recorded with. */
+export const CONCURRENCY_RULE = 'concurrency';
 
 const DENIED = failure(RpcCode.permissionDenied);
 const NOT_FOUND = failure(RpcCode.methodNotFound);
@@ -40,6 +46,7 @@ export class Dispatcher {
   readonly #table: MethodTable;
   readonly #domain: Domain;
   readonly #activeLimit: number;
+  readonly #recorder: CallRecorder;
   /** Calls in flight per method, by principal (user id, or client address for guests). */
   readonly #active = new Map<string, Map<string, number>>();
 
@@ -47,15 +54,38 @@ export class Dispatcher {
     this.#table = options.table;
     this.#domain = options.domain;
     this.#activeLimit = options.activeCallsPerPrincipal ?? 64;
+    this.#recorder = options.recorder ?? options.domain.callLog.recorder;
   }
 
   lookup(id: string): CompiledMethod | undefined {
     return this.#table.get(id);
   }
 
+  /**
+   * Every call of a known method is recorded once, under its id: refusals (permission, parameters)
+   * as errors, limits as declined (a result with `declinedBy`). Unknown ids are not: they are not methods.
+   */
   async call(methodId: string, args: unknown[], call: Call): Promise<V1Result> {
     const compiled = this.#table.get(methodId);
     if (!compiled) return NOT_FOUND;
+    const started = performance.now();
+    const result = await this.#dispatch(compiled, args, call);
+    const status = result.status;
+    this.#recorder.record({
+      methodId,
+      principal: call.principal,
+      client: call.client,
+      durationMs: result.declinedBy ? 0 : performance.now() - started,
+      status,
+      statusText: result.statusText ?? statusText(status),
+      error: !isOk(status),
+      exception: result.exception ?? false,
+      declinedBy: result.declinedBy,
+    });
+    return result;
+  }
+
+  async #dispatch(compiled: CompiledMethod, args: unknown[], call: Call): Promise<V1Result> {
     const { method } = compiled;
     if (!hasPermission(call.principal, method.permission)) return DENIED;
     if (method.upload && !call.upload) {
@@ -69,7 +99,7 @@ export class Dispatcher {
     if (!byPrincipal) this.#active.set(method.id, (byPrincipal = new Map()));
     const key = call.principal.kind === 'guest' ? call.client.address : call.principal.user.id;
     const active = byPrincipal.get(key) ?? 0;
-    if (active >= this.#activeLimit) return failure(RpcCode.tooManyRequests);
+    if (active >= this.#activeLimit) return declined(CONCURRENCY_RULE);
     byPrincipal.set(key, active + 1);
     try {
       return await this.#run(compiled, args, call);

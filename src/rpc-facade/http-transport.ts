@@ -205,7 +205,7 @@ function voidHeader(req: IncomingMessage): boolean {
 
 function send(res: ServerResponse, result: V1Result, id?: string | number | null, headers: Record<string, string> = {}): void {
   const body = envelope(result, id);
-  res.writeHead(httpStatusOf(result.status), {
+  res.writeHead(result.httpStatus ?? httpStatusOf(result.status), {
     ...headers,
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),

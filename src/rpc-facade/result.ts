@@ -8,6 +8,16 @@ export interface V1Result {
   /** Present only on success; `null` is a value ("no rows"). */
   readonly data?: unknown;
   readonly meta?: Readonly<Record<string, unknown>>;
+  /**
+   * Set when a limit refused the call before it ran: the rule's name (`concurrency`,
+   * `rate-limit:<name>`). The call log counts it as declined; it never goes on the wire.
+   */
+  readonly declinedBy?: string;
+  /**
+   * The HTTP status line, when the status is not this server's (test-smtp passes SMTP reply codes
+   * through: the call worked, and a 535 of the SMTP server is no HTTP error of the gateway).
+   */
+  readonly httpStatus?: number;
 }
 
 /** The framework codes of API v1, with the texts the original server sent. */
@@ -76,6 +86,11 @@ export function ok(data?: unknown, meta?: Record<string, unknown>, statusTextOve
 
 export function failure(status: number, message?: string, meta?: Record<string, unknown>): V1Result {
   return { status, statusText: message, meta };
+}
+
+/** A call a limit refused (-32802 unless told otherwise), recorded as declined by `rule`. */
+export function declined(rule: string, result: V1Result = failure(RpcCode.tooManyRequests)): V1Result {
+  return { ...result, declinedBy: rule };
 }
 
 export const INTERNAL_ERROR: V1Result = { status: 500, statusText: 'Internal Server Error', exception: true };

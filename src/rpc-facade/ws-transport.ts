@@ -188,9 +188,16 @@ export class V1WebSocketEndpoint {
   }
 
   #deliver(event: V1Event): void {
+    // An event may name thousands of users (a notification's recipients): look targets up, do not scan them.
+    let targets: Set<string> | undefined;
     for (const connection of this.#connections) {
       if (!connection.subscriptions.has(event.name)) continue;
-      if (event.targets.some((target) => connection.targets.has(target))) this.#publishTo(connection, event.name, event.args);
+      targets ??= new Set(event.targets);
+      for (const target of connection.targets) {
+        if (!targets.has(target)) continue;
+        this.#publishTo(connection, event.name, event.args);
+        break;
+      }
     }
   }
 

@@ -3,6 +3,8 @@ import { once } from 'node:events';
 import type { ExecutionArgs, GraphQLSchema } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Domain } from '../domain/domain.ts';
+import type { Principal } from '../domain/principal.ts';
+import type { PrincipalWatch } from '../domain/principal-watch.ts';
 import { bearerToken } from '../domain/tokens.ts';
 import { graphContext, type GraphContext } from '../graph/context.ts';
 import { maskYogaError, useErrorPolicy, withValidationCode } from '../graph/error-policy.ts';
@@ -26,6 +28,8 @@ export interface GraphqlHttpOptions {
   readonly bodyLimit?: number;
   /** Larger limit for multipart requests that carry files. */
   readonly uploadLimit?: number;
+  /** Ends SSE streams whose credential dies (as graphql-ws closes its sockets). */
+  readonly watch?: PrincipalWatch;
 }
 
 /**
@@ -66,7 +70,7 @@ function useSharedExecutor(executor: GraphqlExecutor): Plugin<GraphContext> {
       setSubscribeFn((args) => {
         const operation = operationOf(args);
         if (!operation) return { errors: [operationResolutionError()] };
-        return executor.subscribe(operation, args.contextValue as GraphContext, args.variableValues);
+        return executor.subscribe(operation, args.contextValue as GraphContext, args.variableValues, 'graphql-http');
       });
     },
   };
@@ -106,9 +110,14 @@ export function graphqlRoute(yoga: GraphqlYoga, executor: GraphqlExecutor, optio
     const hasBody = method !== 'GET' && method !== 'HEAD';
     const multipart = /^multipart\/form-data/i.test(req.headers['content-type'] ?? '');
     const body = given ?? (hasBody ? await readBody(req, multipart ? uploadLimit : bodyLimit) : undefined);
-    const principal = await options.domain.auth.resolve(bearerToken(req.headers.authorization));
+    const token = bearerToken(req.headers.authorization);
+    const resolvedAt = options.domain.auth.epoch;
+    const principal = await options.domain.auth.resolve(token);
     const abort = new AbortController();
     res.once('close', () => abort.abort());
+    if (options.watch && token && principal.kind !== 'guest' && /text\/event-stream/i.test(req.headers.accept ?? '')) {
+      watchStream(options, token, principal, resolvedAt, res);
+    }
     const request = new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/graphql'}`, {
       method,
       headers: headersOf(req),
@@ -139,6 +148,25 @@ export function graphqlRoute(yoga: GraphqlYoga, executor: GraphqlExecutor, optio
       return mediaType ? fast.handle(req, res, context, mediaType) : viaYoga(req, res, context, undefined);
     },
   };
+}
+
+/** An SSE stream (a subscription) ends when the credential it was opened with stops being valid. */
+function watchStream(options: GraphqlHttpOptions, token: string, principal: Principal, resolvedAt: number, res: ServerResponse): void {
+  const stop = options.watch!.watch(
+    principal,
+    () => {
+      options.domain.auth.resolveDetailed(token).then(
+        ({ principal: now }) => {
+          if (now.kind !== 'guest') return;
+          stop();
+          res.destroy();
+        },
+        (err: unknown) => options.log.warn({ err }, 'could not re-authenticate an SSE stream'),
+      );
+    },
+    resolvedAt,
+  );
+  res.once('close', stop);
 }
 
 /** Copies a fetch body to the response, honouring back-pressure; stops when the client goes away. */

@@ -83,6 +83,7 @@ export class GraphqlWsEndpoint implements UpgradeRoute {
             requestId: state.connectionId,
             log: () => options.log.child({ reqId: state.connectionId }),
             client: state.client,
+            reauthenticate: async () => (state.token ? (await options.domain.auth.resolveDetailed(state.token)).principal : state.principal),
           });
           const args: ExecutionArgs = {
             schema: options.executor.schema,

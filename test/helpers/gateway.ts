@@ -1,5 +1,6 @@
 import type { PGlite } from '@electric-sql/pglite';
 import { loadConfig, type Config } from '../../src/config.ts';
+import type { CallLogOptions } from '../../src/domain/call-log.ts';
 import { startGateway, type Gateway } from '../../src/gateway.ts';
 import { MemoryHub } from '../../src/kv/memory-pubsub.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -55,6 +56,10 @@ export interface TestGatewayOptions {
   readonly shareWith?: TestGateway;
   /** How often v1 WebSockets are pinged. */
   readonly v1PingIntervalMs?: number;
+  /** Clock and intervals of the call log and statistics. */
+  readonly callLog?: CallLogOptions;
+  /** Another Redis URL than the shared one (a proxy the test cuts), production mode only. */
+  readonly redisUrl?: string;
 }
 
 async function createBacking(mode: Mode): Promise<Backing> {
@@ -95,7 +100,7 @@ export async function startTestGateway(mode: Mode, options: TestGatewayOptions =
   const config = testConfig({
     ...options.env,
     DATABASE_URL: backing.databaseUrl,
-    REDIS_URL: backing.redisUrl,
+    REDIS_URL: backing.redisUrl && (options.redisUrl ?? backing.redisUrl),
   });
   const { log, flush } = createLogger(config.logLevel);
   let gateway: Gateway;
@@ -107,6 +112,7 @@ export async function startTestGateway(mode: Mode, options: TestGatewayOptions =
       hub: backing.hub,
       keyPrefix: backing.keyPrefix,
       v1PingIntervalMs: options.v1PingIntervalMs,
+      callLog: options.callLog,
     });
   } catch (error) {
     if (--backing.users === 0) await backing.release();

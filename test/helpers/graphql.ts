@@ -299,14 +299,16 @@ export function graphqlWsUrlOf(endpoint: Endpoint): string {
 }
 
 /**
- * Runs one operation over graphql-ws (the token in `connectionParams`) until it completes and
- * returns every result; an operation the server refuses outright comes back as one result with errors.
+ * Runs one operation over graphql-ws (the token in `connectionParams`) until it completes, or
+ * until `limit` results came (for subscriptions that never end), and returns the results; an
+ * operation the server refuses outright comes back as one result with errors.
  */
 export async function gqlWs<T = Record<string, unknown>>(
   endpoint: Endpoint,
   query: string,
   variables: Record<string, unknown> = {},
   token?: string | null,
+  limit = Number.POSITIVE_INFINITY,
 ): Promise<{ data?: T | null; errors?: readonly GqlError[] }[]> {
   const client = createWsClient({
     url: graphqlWsUrlOf(endpoint),
@@ -317,7 +319,10 @@ export async function gqlWs<T = Record<string, unknown>>(
   });
   const results: { data?: T | null; errors?: readonly GqlError[] }[] = [];
   try {
-    for await (const result of client.iterate<T>({ query, variables })) results.push(result as (typeof results)[number]);
+    for await (const result of client.iterate<T>({ query, variables })) {
+      results.push(result as (typeof results)[number]);
+      if (results.length >= limit) break;
+    }
   } catch (error) {
     if (!Array.isArray(error)) throw error;
     results.push({ errors: error as GqlError[] });

@@ -43,6 +43,8 @@ const EXPECTATIONS: Record<Operation, Record<string, Expectation>> = {
     user: { access: 'admin', args: '(id: "1")' },
     suggestUsers: { access: 'admin', args: '(first: 1)' },
     settings: { access: 'admin' },
+    outbox: { access: 'admin' },
+    notifications: { access: 'signedIn' },
   },
   mutation: {
     signUp: { access: 'everyone', args: () => `(input: { username: ${NOBODY()}, password: "matrix password" })` },
@@ -68,9 +70,25 @@ const EXPECTATIONS: Record<Operation, Record<string, Expectation>> = {
     renameUser: { access: 'admin', args: () => `(id: ${MISSING}, username: ${NOBODY()})` },
     deleteUserSessions: { access: 'admin', args: `(id: ${MISSING})` },
     updateSettings: { access: 'admin', args: '(input: {})' },
+    sendConfirmationEmail: { access: 'everyone', args: () => `(user: ${NOBODY()})` },
+    sendPasswordResetEmail: { access: 'everyone', args: () => `(user: ${NOBODY()})` },
+    confirmEmail: { access: 'everyone', args: '(token: "not-a-token")' },
+    resetPassword: { access: 'everyone', args: '(token: "not-a-token", password: "matrix password")' },
+    testSmtp: { access: 'admin', args: '(input: { hostname: "127.0.0.1", port: 1 })' },
+    retryOutboxMessage: { access: 'admin', args: `(id: ${MISSING})` },
+    markNotificationsRead: { access: 'signedIn', args: `(ids: [${MISSING}])` },
+    markNotificationsUnread: { access: 'signedIn', args: `(ids: [${MISSING}])` },
+    deleteNotifications: { access: 'signedIn', args: `(ids: [${MISSING}])` },
+    markAllNotificationsRead: { access: 'signedIn' },
+    markAllNotificationsUnread: { access: 'signedIn' },
+    deleteAllNotifications: { access: 'signedIn' },
+    sendNotification: { access: 'admin', args: `(input: { userIds: [${MISSING}], subject: "matrix", body: "nobody gets this" })` },
   },
   subscription: {
     ticks: { access: 'everyone', args: '(intervalMs: 10, count: 1)' },
+    // Every signed-in principal's user has at least its sign-in notice to replay.
+    notificationAdded: { access: 'signedIn', args: '(after: "0")' },
+    notificationsChanged: { access: 'signedIn' },
   },
 };
 
@@ -199,7 +217,8 @@ describe.each(MODES)('authorization matrix (%s)', (mode) => {
   async function run({ operation, field, principal }: Cell): Promise<Outcome> {
     const document = documentOf(operation, field);
     if (operation === 'subscription') {
-      const results = await gqlWs(gw, document, {}, tokens[principal]);
+      // Subscriptions that never end are judged by their first result.
+      const results = await gqlWs(gw, document, {}, tokens[principal], 1);
       return { data: results[0]?.data as Outcome['data'], errors: results.flatMap((result) => result.errors ?? []) };
     }
     const result = await gql(gw, document, {}, tokens[principal]);
@@ -230,13 +249,16 @@ describe.each(MODES)('authorization matrix (%s)', (mode) => {
         for (const principal of PRINCIPALS) cells.push({ operation, field, principal });
       }
     }
-    // Signing out ends the shared sessions, so those cells run last.
-    const last = (cell: Cell) => cell.field === 'signOut';
-    const first = cells.filter((cell) => !last(cell));
-    const outcomes = await pool(first.map((cell) => () => run(cell)), 8);
-    const signOuts = cells.filter(last);
-    outcomes.push(...(await pool(signOuts.map((cell) => () => run(cell)), 8)));
-    const ordered = [...first, ...signOuts];
+    // Deleting every notification leaves notificationAdded nothing to replay, and signing out ends
+    // the shared sessions, so those cells run last, in that order.
+    const phase = (cell: Cell) => (cell.field === 'signOut' ? 2 : cell.field === 'deleteAllNotifications' ? 1 : 0);
+    const ordered: Cell[] = [];
+    const outcomes: Outcome[] = [];
+    for (const current of [0, 1, 2]) {
+      const due = cells.filter((cell) => phase(cell) === current);
+      ordered.push(...due);
+      outcomes.push(...(await pool(due.map((cell) => () => run(cell)), 8)));
+    }
     ordered.forEach((cell, index) => check(cell, outcomes[index]!));
 
     // A disabled token and the token of a disabled user are indistinguishable from no token at all.

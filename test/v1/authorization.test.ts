@@ -129,6 +129,44 @@ const SETTINGS_FIELDS = ['app_url', 'smtp_hostname', 'smtp_port', 'smtp_username
  * A method served without an entry here, or an entry for a method not served, fails the suite.
  */
 const EXPECTATIONS: Record<string, Expectation> = {
+  // api-v1-reference.md "API calls log": every method `admin`; protocol.md §4.1, decisions.md "Reads and statistics".
+  '/v1/admin/api-call-log/read-log': {
+    access: 'admin',
+    call: () => ({ args: [{ where: { method_id: '/v1/test/test' }, limit: 5 }] }),
+    answer: (answer) => {
+      expectSuccess(answer);
+      // Rows reach the log within a second: the page may still be empty.
+      const rows = (answer.data ?? []) as Record<string, unknown>[];
+      for (const row of rows) {
+        expect(row).toMatchObject({ method_id: '/v1/test/test', started: expect.any(String), runtime: expect.any(Number), is_error: expect.any(Boolean), status: expect.any(Number) });
+      }
+      expect(answer.meta).toMatchObject({ total: expect.any(Number), summary: { total: answer.meta.total } });
+    },
+  },
+  '/v1/admin/api-call-log/read-latest-stat': {
+    access: 'admin',
+    answer: (answer) => {
+      expectSuccess(answer);
+      const methods = answer.data as Record<string, unknown>[];
+      expect(Array.isArray(methods)).toBe(true);
+      for (const method of methods) {
+        expect(method).toMatchObject({ id: expect.any(String), last_updated: expect.any(String), load: expect.any(Array), requests: expect.any(Array) });
+        expect(method.load).toHaveLength(60);
+      }
+    },
+  },
+  '/v1/admin/api-call-log/read-history-stat': {
+    access: 'admin',
+    call: () => ({ args: ['/v1/test/test'] }),
+    answer: (answer) => {
+      expectSuccess(answer);
+      const stats = answer.data as { id: string; load: unknown[]; requests: unknown[] };
+      expect(stats).toMatchObject({ id: '/v1/test/test', last_updated: expect.any(String) });
+      expect(stats.load).toHaveLength(4320);
+      expect(stats.requests).toHaveLength(4320);
+    },
+  },
+
   // api-v1-schemas.md "Application settings": permissions `admin`; decisions.md "Settings".
   '/v1/admin/settings/read': {
     access: 'admin',
@@ -145,6 +183,15 @@ const EXPECTATIONS: Record<string, Expectation> = {
     access: 'admin',
     call: () => ({ args: [{ signup_enabled: true }] }),
     answer: (answer) => expectNoData(answer),
+  },
+  // protocol.md §4.2: the SMTP reply is the result; a server that cannot be reached is 500 with the reason.
+  '/v1/admin/settings/test-smtp': {
+    access: 'admin',
+    call: () => ({ args: [{ smtp_hostname: '127.0.0.1', smtp_port: 1 }] }),
+    answer: (answer) => {
+      expect({ status: answer.status, exception: answer.exception }).toEqual({ status: 500, exception: false });
+      expect(answer.statusText).toMatch(/ECONNREFUSED|connect/i);
+    },
   },
 
   // api-v1-reference.md "Application users management": every method `admin`; protocol.md §4.3.
@@ -350,6 +397,27 @@ const EXPECTATIONS: Record<string, Expectation> = {
       expectSuccess(answer, { status: 200, statusText: 'You were registered.' });
       expect(answer.data).toBeUndefined();
     },
+  },
+  // protocol.md §4.7 with decisions.md: the send methods always answer 200, whoever the account is.
+  '/v1/session/send-confirmation-email': {
+    access: '*',
+    call: () => ({ args: [unique('nobody')] }),
+    answer: (answer) => expectNoData(answer),
+  },
+  '/v1/session/send-password-reset-email': {
+    access: '*',
+    call: () => ({ args: [`${unique('nobody')}@example.com`] }),
+    answer: (answer) => expectNoData(answer),
+  },
+  '/v1/session/confirm-email-by-token': {
+    access: '*',
+    call: () => ({ args: ['not-a-token'] }),
+    answer: (answer) => expect({ status: answer.status, statusText: answer.statusText }).toEqual({ status: 400, statusText: 'Token is invalid' }),
+  },
+  '/v1/session/set-password-by-token': {
+    access: '*',
+    call: () => ({ args: ['not-a-token', 'matrix-new-password'] }),
+    answer: (answer) => expect({ status: answer.status, statusText: answer.statusText }).toEqual({ status: 400, statusText: 'Token is invalid' }),
   },
   '/v1/session/signout': {
     access: '*',

@@ -10,6 +10,13 @@ const enumTypes = new Map(
   SETTINGS.flatMap((setting) => (setting.kind === 'enum' ? [[setting.name, settingEnum(setting.graphqlName, setting.values)] as const] : [])),
 );
 
+/** The GraphQL enum of an enum setting (`SmtpTls`), for other inputs that take the same values. */
+export function settingEnumType(name: Setting['name']) {
+  const type = enumTypes.get(name);
+  if (!type) throw new Error(`setting ${name} is not an enum`);
+  return type;
+}
+
 function graphqlType(setting: Setting) {
   switch (setting.kind) {
     case 'text':

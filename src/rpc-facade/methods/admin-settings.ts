@@ -75,4 +75,47 @@ export const adminSettingsMethods: V1Method[] = [
     },
     result: () => ok(),
   },
+  {
+    id: '/v1/admin/settings/test-smtp',
+    permission: 'admin',
+    title: 'Test SMTP server settings',
+    params: [
+      {
+        name: 'settings',
+        required: true,
+        schema: {
+          type: 'object',
+          properties: {
+            smtp_hostname: { type: 'string' },
+            smtp_port: { type: 'integer', minimum: 0, maximum: 65535 },
+            smtp_username: { type: 'string' },
+            smtp_password: { type: 'string' },
+          },
+          required: [],
+          additionalProperties: false,
+        },
+        description: 'The SMTP settings to try; each one omitted is taken from the stored settings. Nothing is stored.',
+      },
+    ],
+    document: `mutation AdminSettingsTestSmtp($input: SmtpTestInput) { testSmtp(input: $input) { ok code message lines } }`,
+    plan: ([settings]) => {
+      const given = settings as { smtp_hostname?: string; smtp_port?: number; smtp_username?: string; smtp_password?: string };
+      return {
+        variables: {
+          input: {
+            hostname: given.smtp_hostname || null,
+            // Port 0 (allowed by the v1 schema) means the default port.
+            port: given.smtp_port || null,
+            username: given.smtp_username ?? null,
+            password: given.smtp_password ?? null,
+          },
+        },
+      };
+    },
+    // The SMTP reply is the result: 235 / 250 ok, the server's code otherwise (protocol.md §4.2).
+    result: (data) => {
+      const reply = data.testSmtp as { code: number; message: string; lines: string[] };
+      return { status: reply.code, statusText: reply.message, data: reply.lines, httpStatus: 200 };
+    },
+  },
 ];

@@ -127,4 +127,47 @@ export const sessionMethods: V1Method[] = [
     },
     result: () => ok(undefined, undefined, 'You were registered.'),
   }),
+  v1Method({
+    id: '/v1/session/send-confirmation-email',
+    permission: '*',
+    title: 'Send confirmation email',
+    params: [{ name: 'user_id', required: true, schema: { type: 'string' }, description: 'User name or email.' }],
+    // Always 200 (decisions.md): the answer tells nothing about the account.
+    document: graphql(`mutation SendConfirmationEmail($user: String!) { sendConfirmationEmail(user: $user) { accepted } }`),
+    plan: ([user]) => ({ variables: { user: user as string } }),
+    result: () => ok(),
+  }),
+  v1Method({
+    id: '/v1/session/confirm-email-by-token',
+    permission: '*',
+    title: 'Confirm user email using email confirmation token',
+    params: [{ name: 'token', required: true, schema: { type: 'string' }, description: 'Email confirmation token.' }],
+    document: graphql(`mutation ConfirmEmailByToken($token: String!) { confirmEmail(token: $token) { ...ErrorFields } }`, [ErrorFields]),
+    plan: ([token]) => ({ variables: { token: token as string } }),
+    result: () => ok(null, { rows: 1 }),
+  }),
+  v1Method({
+    id: '/v1/session/send-password-reset-email',
+    permission: '*',
+    title: 'Send password reset email',
+    params: [{ name: 'user_id', required: true, schema: { type: 'string' }, description: 'User name or email.' }],
+    document: graphql(`mutation SendPasswordResetEmail($user: String!) { sendPasswordResetEmail(user: $user) { accepted } }`),
+    plan: ([user]) => ({ variables: { user: user as string } }),
+    result: () => ok(),
+  }),
+  v1Method({
+    id: '/v1/session/set-password-by-token',
+    permission: '*',
+    title: 'Set user password using password recovery token',
+    params: [
+      { name: 'token', required: true, schema: { type: 'string' }, description: 'Password recovery token.' },
+      { name: 'password', required: true, schema: { type: 'string' }, description: 'The new password, 8–1024 characters.' },
+    ],
+    document: graphql(
+      `mutation SetPasswordByToken($token: String!, $password: String!) { resetPassword(token: $token, password: $password) { ...ErrorFields } }`,
+      [ErrorFields],
+    ),
+    plan: ([token, password]) => ({ variables: { token: token as string, password: password as string } }),
+    result: () => ok(),
+  }),
 ];
