@@ -4,8 +4,13 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, openPage, OUTPUT_DIR, screenshot, seriousAxeViolations, type OpenedPage, type PageRecord } from '../helpers/browser.ts';
 import { ROOT_PASSWORD, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { createUser, gql, gqlWs, rootSession, type CreatedUser } from '../helpers/graphql.ts';
+import { createUser, gql, gqlWs, ok, rootSession, type CreatedUser } from '../helpers/graphql.ts';
+import { configureMail, MAIL_TEST_ENV, smtpUrlOf, uniqueAddress, waitForStatus } from '../helpers/mail.ts';
+import { TestSmtp } from '../helpers/smtp.ts';
 import { TcpProxy } from '../helpers/tcp-proxy.ts';
+
+/** The test gateway's statistics tick (10 s by default). */
+const STATS_TICK_MS = 1000;
 
 /** Network noise Chromium logs as console errors while a test has cut the gateway away on purpose. */
 const OUTAGE_NOISE = /WebSocket connection to .* failed|net::ERR_CONNECTION_(REFUSED|RESET|CLOSED)|Failed to load resource/;
@@ -39,14 +44,30 @@ describe('dashboard in a real browser', () => {
   let gw: TestGateway;
   let browser: Browser;
   let rootToken: string;
+  let smtp: TestSmtp;
+  /** Recipients the test SMTP server refuses for good while this is on. */
+  let bouncing = true;
 
   beforeAll(async () => {
-    [gw, browser] = await Promise.all([startTestGateway('production'), launchChromium()]);
+    smtp = await TestSmtp.start({
+      users: { mailer: 'smtp-secret' },
+      rejectRecipient: (address) => (bouncing && address.startsWith('bounce-') ? { code: 550, message: 'No such user here' } : null),
+    });
+    [gw, browser] = await Promise.all([
+      // Statistics every second instead of every 10 s; the 30-day window keeps its minute.
+      startTestGateway('production', {
+        env: { SMTP_URL: smtpUrlOf(smtp), ...MAIL_TEST_ENV },
+        callLog: { flushIntervalMs: 200, statsRefreshMs: { lastHour: STATS_TICK_MS } },
+      }),
+      launchChromium(),
+    ]);
     rootToken = await rootSession(gw, ROOT_PASSWORD);
+    await configureMail(gw, rootToken);
   });
   afterAll(async () => {
     await browser?.close();
     await gw?.close();
+    await smtp?.stop();
   });
 
   it('lets an admin sign in with the keyboard, shows every view, keeps the session for the tab, and signs out', async () => {
@@ -194,6 +215,80 @@ describe('dashboard in a real browser', () => {
       await reader.context.close().catch(() => {});
       await admin.context.close().catch(() => {});
     }
+  });
+
+  it('shows calls made by the test in their method row within one statistics tick, with charts and the call log', async () => {
+    const opened = await openPage(browser);
+    const { page } = opened;
+    await page.goto(`${gw.url}/dashboard/#stats`);
+    await signIn(page, 'root', ROOT_PASSWORD);
+    await expectLive(page);
+    await page.locator('#stats-updated[datetime]').waitFor();
+    const calls = 3;
+    for (let i = 0; i < calls; i++) ok(await gql(gw, 'query { apiTokens(first: 1) { totalCount } }', {}, rootToken));
+    const row = page.locator('#stats-rows tr[data-method="graphql/query/apiTokens"]');
+    // One flush (200 ms) and one tick (1 s) of the test gateway, with room for a slow machine.
+    await row.waitFor({ timeout: 4 * STATS_TICK_MS });
+    await expect.poll(() => row.locator('[data-col="calls"]').textContent(), { timeout: 4 * STATS_TICK_MS }).toBe(String(calls));
+    expect(await row.locator('[data-col="errorRate"]').textContent()).toBe('0.0');
+    expect(await row.locator('svg.spark').count()).toBe(1);
+
+    // Sorting by a column says so to assistive technology.
+    await page.getByRole('button', { name: 'Calls', exact: true }).click();
+    expect(await page.locator('th:has(button[data-sort="calls"])').getAttribute('aria-sort')).toBe('descending');
+
+    await row.getByRole('button').click();
+    await page.locator('#method-detail').waitFor();
+    expect(await page.locator('#detail-title').textContent()).toBe('graphql/query/apiTokens');
+    for (const chart of ['hour-calls', 'hour-latency', 'month-calls', 'month-latency']) {
+      await page.locator(`#chart-${chart} canvas`).waitFor();
+    }
+    await page.locator('#month-status time').waitFor();
+    await screenshot(page, 'statistics-method-charts');
+
+    // The call log shows those calls, filtered by method, user and outcome.
+    await page.getByRole('link', { name: 'Call log' }).click();
+    await page.getByLabel('Method').fill('graphql/query/apiTokens');
+    await page.getByLabel('User (name or id)').fill('root');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await expect.poll(() => page.locator('#calls-rows tr').count()).toBe(calls);
+    expect(await page.locator('#calls-rows tr[data-outcome="OK"]').count()).toBe(calls);
+    await page.getByLabel('Outcome').selectOption('DECLINED');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await expect.poll(() => page.locator('#calls-message').textContent()).toBe('0 calls match.');
+    await finish(opened, 'call-log');
+  });
+
+  it('shows the mail outbox by status with attempts and the last reply, and retries a failed message', async () => {
+    const email = uniqueAddress('bounce');
+    const user = await createUser(gw, rootToken, { email });
+    ok(await gql(gw, 'mutation($user: String!) { sendConfirmationEmail(user: $user) { __typename } }', { user: user.name }));
+    await waitForStatus(gw, email, 'failed');
+
+    const opened = await openPage(browser);
+    const { page } = opened;
+    await page.goto(`${gw.url}/dashboard/#outbox`);
+    await signIn(page, 'root', ROOT_PASSWORD);
+    await expectLive(page);
+    await page.getByRole('checkbox', { name: /failed/ }).check();
+    await page.getByLabel('Recipient contains').fill(email.slice(0, 14));
+    await page.getByRole('button', { name: 'Show' }).click();
+    const row = page.locator('#outbox-rows tr', { hasText: email });
+    await expect.poll(() => row.getAttribute('data-status')).toBe('FAILED');
+    expect(Number(await row.locator('td.num').textContent())).toBeGreaterThanOrEqual(1);
+    expect(await row.locator('td.reply').textContent()).toContain('550');
+    expect(await page.locator('#outbox-status-failed-count').textContent()).toMatch(/^\(\d+\)$/);
+    await screenshot(page, 'outbox-failed');
+
+    bouncing = false;
+    await row.getByRole('button', { name: `Retry the message to ${email}` }).click();
+    await expect.poll(() => page.locator('#outbox-message').textContent()).toBe(`The message to ${email} is queued again.`);
+    await waitForStatus(gw, email, 'sent');
+    await page.getByRole('checkbox', { name: /failed/ }).uncheck();
+    await page.getByRole('button', { name: 'Show' }).click();
+    await expect.poll(() => row.getAttribute('data-status')).toBe('SENT');
+    expect(await row.getByRole('button').count()).toBe(0);
+    await finish(opened, 'outbox');
   });
 
   it('is readable at phone width', async () => {

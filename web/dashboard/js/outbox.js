@@ -14,7 +14,7 @@ const LIST = `query DashboardOutbox($first: Int, $after: String, $filter: Outbox
 const RETRY = `mutation DashboardRetry($id: ID!) {
   retryOutboxMessage(id: $id) {
     __typename
-    ... on OutboxMessagePayload { message { id status attempts nextAttemptAt lastReply updatedAt } }
+    ... on OutboxMessagePayload { outboxMessage: message { id status } }
     ... on Error { message }
   }
 }`;
