@@ -27,6 +27,8 @@ const api = new Api({
   onState: (state) => {
     connection.dataset.state = state;
     byId('connection-text').textContent = STATE_TEXT[state] ?? state;
+    // Back from an outage: what was read over HTTP meanwhile may have failed; read it again.
+    if (state === 'live' && session) views.notifications.show();
   },
   onSignedOut: (message) => showSignIn(message),
 });

@@ -3,6 +3,7 @@ import uPlot from '../vendor/uplot.esm.js';
 import { byId } from './dom.js';
 
 const charts = new Map(); // element id → uPlot
+const DOTS = { show: true, size: 5 };
 
 function widthOf(element) {
   return Math.max(240, Math.floor(element.getBoundingClientRect().width || element.parentElement?.clientWidth || 320));
@@ -45,9 +46,10 @@ export function renderCharts(which, points) {
   draw(
     `chart-${which}-latency`,
     [
-      { label: 'p50', stroke: '#2e7d32', width: 1.5, spanGaps: false },
-      { label: 'p95', stroke: '#6a3fb5', width: 1.5 },
-      { label: 'p99', stroke: '#b3261e', width: 1.5 },
+      // Buckets without accepted calls have no latency: dots keep lone buckets visible.
+      { label: 'p50', stroke: '#2e7d32', width: 1.5, points: DOTS },
+      { label: 'p95', stroke: '#6a3fb5', width: 1.5, points: DOTS },
+      { label: 'p99', stroke: '#b3261e', width: 1.5, points: DOTS },
     ],
     [x, points.map((p) => p.p50), points.map((p) => p.p95), points.map((p) => p.p99)],
   );
