@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { HttpError } from '../http/http-error.ts';
@@ -13,10 +15,20 @@ import type { Route } from './http-server.ts';
 export const DASHBOARD_PATH = '/dashboard/';
 
 /**
- * The dashboard's own files: plain ES modules and CSS, served as they are (no build step). Resolved
- * from the project root like the migrations, so it does not move when the sources are compiled.
+ * The dashboard's own files (plain ES modules and CSS, served as they are: no build step) in the
+ * nearest ancestor holding `package.json` and `web/dashboard/`, like the migrations folder: found
+ * whatever the working directory, and wherever the sources are run or built from.
  */
-const SOURCE_DIR = path.resolve('web/dashboard');
+function sourceDir(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = path.join(dir, 'web', 'dashboard');
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(candidate)) return candidate;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`cannot find web/dashboard/ above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+}
 
 const gzipAsync = promisify(gzip);
 
@@ -79,8 +91,8 @@ export class Dashboard {
   #bundle: Promise<Bundle> | undefined;
   readonly #sourceDir: string;
 
-  constructor(sourceDir = SOURCE_DIR) {
-    this.#sourceDir = sourceDir;
+  constructor(dir = sourceDir()) {
+    this.#sourceDir = dir;
   }
 
   /** Whether a request path belongs to the dashboard. */
