@@ -156,7 +156,14 @@ describe('dashboard in a real browser', () => {
     }
     const [refused] = await gqlWs(gw, 'subscription { apiStats { lastUpdated } }', {}, token);
     expect(refused?.errors?.[0]?.extensions.code).toBe('FORBIDDEN');
-    await finish(opened, 'plain-user');
+    await screenshot(page, 'plain-user');
+
+    // The session ends elsewhere: the gateway closes the page's WebSocket (4403) and the page says so.
+    ok(await gql(gw, 'mutation { signOut { __typename } }', {}, token));
+    await page.locator('#signin-view').waitFor();
+    await eventually(() => page.getByRole('alert').textContent()).toBe('Your session has ended. Please sign in again.');
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
+    await finish(opened, 'plain-user-session-ended');
   });
 
   it('raises the badge and shows notifications sent from another session live, and after a dropped WebSocket shows those sent meanwhile once', async () => {
