@@ -13,6 +13,7 @@ import { buildSchema } from './graph/schema.ts';
 import { openKv, type Kv } from './kv/kv.ts';
 import type { MemoryHub } from './kv/memory-pubsub.ts';
 import type { Logger } from './logger.ts';
+import { Dashboard } from './server/dashboard.ts';
 import { Graphiql, GRAPHIQL_ASSET_PREFIX } from './server/graphiql.ts';
 import { createGraphqlYoga, graphqlRoute } from './server/graphql-http.ts';
 import { GraphqlWsEndpoint } from './server/graphql-ws.ts';
@@ -140,6 +141,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const graphiql = config.nodeEnv === 'production' ? undefined : new Graphiql();
     const graphqlOptions = { schema, domain, log, graphiql, watch };
     const production = config.nodeEnv === 'production';
+    const dashboard = new Dashboard();
     const executor = new GraphqlExecutor({ schema, production, guard: fieldGuard({ production }), record: recordOperations(domain.callLog.recorder) });
     const yoga = createGraphqlYoga(graphqlOptions, executor);
     const graphqlWs = new GraphqlWsEndpoint({ executor, domain, watch, log, metrics });
@@ -188,7 +190,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       route: (pathname) =>
         exact.get(pathname) ??
         (isV1Path(pathname) ? v1Http : undefined) ??
-        (graphiql && pathname.startsWith(GRAPHIQL_ASSET_PREFIX) ? graphiql.route : undefined),
+        (graphiql && pathname.startsWith(GRAPHIQL_ASSET_PREFIX) ? graphiql.route : undefined) ??
+        (Dashboard.owns(pathname) ? dashboard.route : undefined),
       upgradeRoute: (pathname) => upgrades.get(pathname),
       trustProxy: config.trustProxy,
     });
