@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { notificationRecipients, notifications } from '../../src/db/schema.ts';
 import { MODES, ROOT_PASSWORD, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { createApiToken, createSignedInUser, gql, ok, rootSession } from '../helpers/graphql.ts';
 import { latestId, NOTIFICATION_ADDED, NOTIFICATIONS_CHANGED, sendNotification, sseSubscribe, wsSubscribe, type Subscriber } from '../helpers/notifications.ts';
@@ -84,6 +85,18 @@ describe.each(MODES)('notification subscriptions (%s)', (mode) => {
 
     const invalid = await ws<Added>(NOTIFICATION_ADDED, { after: 'yesterday' }, person.token);
     await expect(invalid.waitFor(1)).rejects.toThrow(/INVALID_INPUT|after/);
+  });
+
+  it('fetches what a lost or late message carried before delivering the next one, so order holds', async () => {
+    const person = await createSignedInUser(gw, root);
+    const live = await ws<Added>(NOTIFICATION_ADDED, { after: await latestId(gw, person.token) }, person.token);
+    // As if created on a node whose message was lost: committed, never published.
+    const { db } = gw.gateway.database;
+    const expiresAt = new Date(Date.now() + 3600_000);
+    const [row] = await db.insert(notifications).values({ subject: 'unannounced', body: 'x', expiresAt }).returning();
+    await db.insert(notificationRecipients).values({ notificationId: row!.id, userId: person.id, expiresAt });
+    await sendNotification(gw, root, [person.id], 'announced');
+    expect(subjects(await live.waitFor(2))).toEqual(['unannounced', 'announced']);
   });
 
   it('pushes the exact unread count at once and after every change', async () => {
