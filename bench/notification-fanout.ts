@@ -11,7 +11,7 @@ import { openDatabase } from '../src/db/client.ts';
 import { sessions, users } from '../src/db/schema.ts';
 import { issueToken, TokenType } from '../src/domain/tokens.ts';
 import { signInRoot, startGateway, type GatewayStart } from './gateway-process.ts';
-import { openFileLimit, rssBytes, type CleanUp } from './processes.ts';
+import { cpuSeconds, openFileLimit, rssBytes, type CleanUp } from './processes.ts';
 
 export interface FanoutResult {
   readonly subscribers: number;
@@ -22,6 +22,8 @@ export interface FanoutResult {
   readonly medianMs: number;
   readonly lastMs: number;
   readonly missing: number;
+  /** CPU the gateway process spent from the mutation until the last subscriber had it (of one core). */
+  readonly gatewayCpuSeconds: number;
   readonly rssBefore: number;
   readonly rssAfter: number;
   /** Opening and subscribing every connection. */
@@ -124,6 +126,7 @@ export async function measureNotificationFanout(cleanUp: CleanUp, start: Gateway
     const rssAfter = rssBytes(gateway.pid);
     progress(`fan-out  ${count} subscriptions open in ${openSeconds.toFixed(1)} s; RSS ${(rssBefore / 2 ** 20).toFixed(0)} → ${(rssAfter / 2 ** 20).toFixed(0)} MiB`);
 
+    const cpuBefore = cpuSeconds(gateway.pid);
     const sent = performance.now();
     const response = await fetch(`${gateway.url}/graphql`, {
       method: 'POST',
@@ -138,6 +141,7 @@ export async function measureNotificationFanout(cleanUp: CleanUp, start: Gateway
     if (answer.data?.sendNotification?.recipients !== count) throw new Error(`sendNotification answered ${JSON.stringify(answer)}`);
     const deadline = performance.now() + 30_000;
     while (subscribers.some((subscriber) => subscriber.receivedAt === null) && performance.now() < deadline) await sleep(5);
+    const gatewayCpuSeconds = cpuSeconds(gateway.pid) - cpuBefore;
     const times = subscribers
       .map((subscriber) => subscriber.receivedAt)
       .filter((at): at is number => at !== null)
@@ -150,11 +154,14 @@ export async function measureNotificationFanout(cleanUp: CleanUp, start: Gateway
       medianMs: times[Math.floor(times.length / 2)] ?? Number.NaN,
       lastMs: times.at(-1) ?? Number.NaN,
       missing: count - times.length,
+      gatewayCpuSeconds,
       rssBefore,
       rssAfter,
       openSeconds,
     };
-    progress(`fan-out  mutation ${mutationMs.toFixed(0)} ms, first ${result.firstMs.toFixed(0)} ms, last ${result.lastMs.toFixed(0)} ms, missing ${result.missing}`);
+    progress(
+      `fan-out  mutation ${mutationMs.toFixed(0)} ms, first ${result.firstMs.toFixed(0)} ms, last ${result.lastMs.toFixed(0)} ms, missing ${result.missing}, gateway CPU ${gatewayCpuSeconds.toFixed(2)} s`,
+    );
     return result;
   } finally {
     for (const subscriber of subscribers) subscriber.socket.terminate();
@@ -165,8 +172,8 @@ export async function measureNotificationFanout(cleanUp: CleanUp, start: Gateway
 export function fanoutTable(result: FanoutResult): string {
   const perConnection = (result.rssAfter - result.rssBefore) / (result.subscribers - 50) / 1024;
   return [
-    '| subscribers | mutation answered | first has it | median | last has it | missing | RSS per idle subscribed connection |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    `| ${result.subscribers} | ${result.mutationMs.toFixed(0)} ms | ${result.firstMs.toFixed(0)} ms | ${result.medianMs.toFixed(0)} ms | ${result.lastMs.toFixed(0)} ms | ${result.missing} | ${perConnection.toFixed(1)} KiB |`,
+    '| subscribers | mutation answered | first has it | median | last has it | missing | gateway CPU | RSS per idle subscribed connection |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| ${result.subscribers} | ${result.mutationMs.toFixed(0)} ms | ${result.firstMs.toFixed(0)} ms | ${result.medianMs.toFixed(0)} ms | ${result.lastMs.toFixed(0)} ms | ${result.missing} | ${result.gatewayCpuSeconds.toFixed(2)} s | ${perConnection.toFixed(1)} KiB |`,
   ].join('\n');
 }
