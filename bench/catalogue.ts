@@ -61,7 +61,7 @@ export const LIMITS = {
 } as const;
 
 /** One-off measurements outside the rounds, selected by these names. */
-export const EXTRAS = ['idle', 'startup'] as const;
+export const EXTRAS = ['idle', 'startup', 'notify-fanout'] as const;
 export type Extra = (typeof EXTRAS)[number];
 
 /** Every name `--only` accepts. */

@@ -17,6 +17,7 @@ import { loadConfig } from '../src/config.ts';
 import { createRedisPrefix, createTestDatabase, TEST_REDIS_URL } from '../test/helpers/services.ts';
 import { SCENARIOS, select, type Scenario, type Selection, type Server } from './catalogue.ts';
 import { createUsers, gatewayMemory, signInRoot, startGateway, v1Call, ROOT_PASSWORD, type GatewayProcess, type GatewayStart } from './gateway-process.ts';
+import { fanoutTable, measureNotificationFanout, type FanoutResult } from './notification-fanout.ts';
 import { graphqlWsIdle, httpLoad, openIdle, v1Idle, wsLoad, type IdleOpener, type LoadResult } from './load.ts';
 import { parseOptions, UsageError, USAGE, type Options } from './options.ts';
 import { CleanUp, cpuSeconds, openFileLimit, rssBytes, startBaseline } from './processes.ts';
@@ -354,6 +355,10 @@ async function main(options: Options, selection: Selection): Promise<void> {
     idle.push(await measureIdle('graphql-ws', mainStart, (gw, t) => graphqlWsIdle(wsUrl(gw, '/graphql'), t), options.idleConnections));
   }
 
+  // One notification to as many users as idle sockets, each subscribed over graphql-ws.
+  let fanout: FanoutResult | undefined;
+  if (selection.extras.has('notify-fanout')) fanout = await measureNotificationFanout(cleanUp, mainStart, options.idleConnections, progress);
+
   const ws = selection.scenarios.filter((scenario) => scenario.transport === 'ws');
   const sections = [
     `## Benchmarks (${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC)`,
@@ -380,6 +385,7 @@ async function main(options: Options, selection: Selection): Promise<void> {
   if (information) sections.push(`### Other comparisons\n\n${information}`);
   if (idle.length > 0) sections.push(`### Idle WebSockets (a fresh gateway each, authenticated)\n\n${idleTable(idle)}`);
   if (startups.length > 0) sections.push(`### Start-up\n\n${startupTable(startups)}`);
+  if (fanout) sections.push(`### Notification fan-out (graphql-ws \`notificationAdded\`, one gateway)\n\n${fanoutTable(fanout)}`);
   console.log(`\n${sections.join('\n\n')}\n`);
 }
 

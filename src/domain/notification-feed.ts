@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { PubSub, Unsubscribe } from '../kv/pubsub.ts';
 import type { Logger } from '../logger.ts';
 
@@ -38,6 +39,8 @@ type CountListener = (unreadCount: number) => void;
 const ADDED = 'notifications:added';
 const CHANGED = 'notifications:changed';
 const COUNT_BATCH = 1000;
+/** Recipients handed their push per event-loop turn: a large fan-out lets other work (the sender's answer) through. */
+const DELIVERY_SLICE = 500;
 
 /**
  * One per node: turns the notification messages every node publishes into pushes for this node's
@@ -121,7 +124,7 @@ export class NotificationFeed {
       const id = BigInt(message.id);
       if (id <= this.#watermark) return;
       if (message.previousId !== null && BigInt(message.previousId) > this.#watermark) await this.#fill(id);
-      this.#deliver(message);
+      await this.#deliver(message);
     });
   }
 
@@ -135,28 +138,29 @@ export class NotificationFeed {
     const end = before ?? BigInt((await this.#store.latestId()) ?? 0) + 1n;
     const listening = [...this.#added.keys()];
     if (listening.length > 0) {
-      for (const message of await this.#store.addedBetween(this.#watermark, end, listening)) this.#deliver(message);
+      for (const message of await this.#store.addedBetween(this.#watermark, end, listening)) await this.#deliver(message);
     }
     if (end - 1n > this.#watermark) this.#watermark = end - 1n;
   }
 
-  #deliver(message: AddedMessage): void {
+  async #deliver(message: AddedMessage): Promise<void> {
     const id = BigInt(message.id);
     if (id <= this.#watermark) return;
     this.#watermark = id;
-    let view: NotificationView | undefined;
+    const view: NotificationView = {
+      id: message.id,
+      subject: message.subject,
+      body: message.body,
+      read: false,
+      createdAt: new Date(message.createdAt),
+      expiresAt: new Date(message.expiresAt),
+    };
+    let handed = 0;
     for (const userId of message.userIds) {
       const listeners = this.#added.get(userId);
       if (!listeners) continue;
-      view ??= {
-        id: message.id,
-        subject: message.subject,
-        body: message.body,
-        read: false,
-        createdAt: new Date(message.createdAt),
-        expiresAt: new Date(message.expiresAt),
-      };
       for (const listener of [...listeners]) listener(view);
+      if (++handed % DELIVERY_SLICE === 0) await nextTurn();
     }
     this.#changed(message.userIds);
   }

@@ -523,8 +523,11 @@ export function sampleValue(schema: JsonSchema): unknown {
     case 'integer':
     case 'number':
       return 0;
-    case 'array':
-      return [];
+    case 'array': {
+      // As few items as the schema takes (protocol.md §4.5: a notification id list is never empty).
+      const items = (schema.items ?? {}) as JsonSchema;
+      return Array.from({ length: typeof schema.minItems === 'number' ? schema.minItems : 0 }, () => sampleValue(items));
+    }
     case 'null':
       return null;
     case 'object': {

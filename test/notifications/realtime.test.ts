@@ -1,6 +1,11 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { notificationRecipients, notifications } from '../../src/db/schema.ts';
 import { MODES, ROOT_PASSWORD, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { createApiToken, createSignedInUser, gql, ok, rootSession } from '../helpers/graphql.ts';
+import { createApiToken, createSignedInUser, gql, ok, rootSession, waitFor } from '../helpers/graphql.ts';
+import { TcpProxy } from '../helpers/tcp-proxy.ts';
 import { latestId, NOTIFICATION_ADDED, NOTIFICATIONS_CHANGED, sendNotification, sseSubscribe, wsSubscribe, type Subscriber } from '../helpers/notifications.ts';
 
 /** notificationAdded and notificationsChanged over graphql-ws and SSE: live pushes, resume with `after`, revocation. */
@@ -84,6 +89,65 @@ describe.each(MODES)('notification subscriptions (%s)', (mode) => {
 
     const invalid = await ws<Added>(NOTIFICATION_ADDED, { after: 'yesterday' }, person.token);
     await expect(invalid.waitFor(1)).rejects.toThrow(/INVALID_INPUT|after/);
+  });
+
+  it('resumes after the network drops: the retrying client re-sends the last id it saw', async () => {
+    const person = await createSignedInUser(gw, root);
+    const proxy = new TcpProxy({ host: '127.0.0.1', port: gw.gateway.port });
+    await proxy.start();
+    // graphql-ws serialises the variables again for every retry: the README's resume pattern.
+    const variables = { after: await latestId(gw, person.token) };
+    const received: string[] = [];
+    const client = createClient({
+      url: proxy.rewrite(gw.graphqlWsUrl),
+      webSocketImpl: WebSocket,
+      lazy: false,
+      onNonLazyError: () => {},
+      retryAttempts: 50,
+      retryWait: () => sleep(100),
+      shouldRetry: () => true,
+      connectionParams: { authorization: `Bearer ${person.token}` },
+    });
+    try {
+      client.subscribe<Added>(
+        { query: NOTIFICATION_ADDED, variables },
+        {
+          next: ({ data }) => {
+            received.push(data!.notificationAdded.subject);
+            variables.after = data!.notificationAdded.id;
+          },
+          error: () => {},
+          complete: () => {},
+        },
+      );
+      await sleep(200);
+      await sendNotification(gw, root, [person.id], 'before the drop');
+      await waitFor(async () => received.length === 1, 5000);
+      await proxy.stop();
+      await sendNotification(gw, root, [person.id], 'while away 1');
+      await sendNotification(gw, root, [person.id], 'while away 2');
+      await proxy.start();
+      await waitFor(async () => received.length === 3, 5000);
+      await sendNotification(gw, root, [person.id], 'after the return');
+      await waitFor(async () => received.length === 4, 5000);
+      await sleep(100);
+      expect(received).toEqual(['before the drop', 'while away 1', 'while away 2', 'after the return']);
+    } finally {
+      await client.dispose();
+      await proxy.stop();
+    }
+  });
+
+  it('fetches what a lost or late message carried before delivering the next one, so order holds', async () => {
+    const person = await createSignedInUser(gw, root);
+    const live = await ws<Added>(NOTIFICATION_ADDED, { after: await latestId(gw, person.token) }, person.token);
+    // As if created on a node whose message was lost: committed, never published.
+    const { db } = gw.gateway.database;
+    const expiresAt = new Date(Date.now() + 3600_000);
+    const [row] = await db.insert(notifications).values({ subject: 'unannounced', body: 'x', expiresAt }).returning();
+    await db.insert(notificationRecipients).values({ notificationId: row!.id, userId: person.id, expiresAt });
+    await sendNotification(gw, root, [person.id], 'announced');
+    expect(subjects(await live.waitFor(2))).toEqual(['unannounced', 'announced']);
   });
 
   it('pushes the exact unread count at once and after every change', async () => {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { V1_METHODS } from '../../src/rpc-facade/methods/index.ts';
 import { MODES, ROOT_PASSWORD, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { createApiToken, createSignedInUser, createUser, rootSession, signIn, uniqueUsername } from '../helpers/graphql.ts';
+import { sendNotification } from '../helpers/notifications.ts';
 import { apiUrl, httpCall, RawWs, TRANSPORTS, type Outcome, type Transport } from '../helpers/v1.ts';
 
 /**
@@ -121,6 +122,23 @@ function expectRows(answer: Answer, rows: number): void {
 
 /** `[{ id, enabled, name, description }]`: the permission states of admin and api-tokens get-permissions (protocol.md §4.3, §4.4). */
 const adminState = (enabled: boolean) => ({ id: 'admin', enabled, name: 'admin', description: expect.any(String) });
+
+/** A fresh notification of the principal's user (read already when asked), or an id that is nobody's for guests. */
+async function ownNotification(cell: Cell, read = false): Promise<string> {
+  const user = cell.principal.user;
+  if (!user) return '987654321';
+  const { notificationId } = await sendNotification(cell.kit.gw, cell.kit.root, [user.id], 'matrix');
+  if (read) {
+    const marked = await httpCall(cell.kit.gw, '/v1/notifications/mark-read', [[notificationId]], { token: cell.principal.setup });
+    if (marked.meta.rows !== 1) throw new Error('could not mark the notification read');
+  }
+  return notificationId!;
+}
+
+/** The answer of a notification change: one row for the caller's own, none for a guest (protocol.md §4.5). */
+function expectOwnRow(answer: Answer, cell: Cell): void {
+  expectRows(answer, ACTS_AS[cell.principal.name] === 'guest' ? 0 : 1);
+}
 
 const SETTINGS_FIELDS = ['app_url', 'smtp_hostname', 'smtp_port', 'smtp_username', 'smtp_password', 'smtp_password_set', 'smtp_from', 'smtp_tls', 'signup_enabled'];
 
@@ -333,6 +351,41 @@ const EXPECTATIONS: Record<string, Expectation> = {
     access: 'user',
     call: async (cell) => ({ args: [await targetToken(cell), {}] }),
     answer: (answer) => expectNoData(answer),
+  },
+
+  // api-v1-reference.md "Notifications": every method `*`, scoped to the caller; protocol.md §4.5, decisions.md "Reads".
+  '/v1/notifications/read': {
+    access: '*',
+    answer: (answer, { principal }) => {
+      expectSuccess(answer);
+      if (ACTS_AS[principal.name] === 'guest') {
+        expect(answer.data ?? null).toBeNull();
+        expect(answer.meta).toEqual({ total: 0, summary: { total: 0 } });
+        return;
+      }
+      // Every user of the matrix signed in at least once: the sign-in notice is there.
+      const rows = answer.data as Record<string, unknown>[];
+      expect(rows.length).toBeGreaterThan(0);
+      for (const row of rows) {
+        expect(row).toEqual({ id: expect.stringMatching(/^\d+$/), date: expect.any(String), subject: expect.any(String), body: expect.any(String), read: expect.any(Boolean) });
+      }
+      expect(answer.meta).toMatchObject({ rows: rows.length, total: expect.any(Number), summary: { total: answer.meta.total } });
+    },
+  },
+  '/v1/notifications/mark-read': {
+    access: '*',
+    call: async (cell) => ({ args: [[await ownNotification(cell)]] }),
+    answer: expectOwnRow,
+  },
+  '/v1/notifications/mark-unread': {
+    access: '*',
+    call: async (cell) => ({ args: [[await ownNotification(cell, true)]] }),
+    answer: expectOwnRow,
+  },
+  '/v1/notifications/delete': {
+    access: '*',
+    call: async (cell) => ({ args: [[await ownNotification(cell)]] }),
+    answer: expectOwnRow,
   },
 
   // api-v1-reference.md "User profile": every method `user`; protocol.md §4.6.

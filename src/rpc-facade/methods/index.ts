@@ -3,6 +3,7 @@ import { adminApiCallLogMethods } from './admin-api-call-log.ts';
 import { adminSettingsMethods } from './admin-settings.ts';
 import { adminUsersMethods } from './admin-users.ts';
 import { apiTokensMethods } from './api-tokens.ts';
+import { notificationsMethods } from './notifications.ts';
 import { profileMethods } from './profile.ts';
 import { sessionMethods } from './session.ts';
 import { testMethods } from './test.ts';
@@ -13,6 +14,7 @@ export const V1_METHODS: readonly V1Method[] = [
   ...adminSettingsMethods,
   ...adminUsersMethods,
   ...apiTokensMethods,
+  ...notificationsMethods,
   ...profileMethods,
   ...sessionMethods,
   ...testMethods,
