@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RedisStats } from '../../src/kv/redis-stats.ts';
+import type { StatsStore } from '../../src/kv/stats.ts';
 import { bucketStart } from '../../src/kv/stats.ts';
 import { startTwoNodes, type TwoNodes } from '../helpers/cluster.ts';
 import { ROOT_PASSWORD, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -25,7 +26,7 @@ async function loggedCalls(node: { url: string }, token: string, methodId = METH
 describe('two gateway processes of one deployment', () => {
   let nodes: TwoNodes;
   let redis: Redis;
-  let stats: RedisStats;
+  let stats: StatsStore;
   let root: string;
 
   beforeAll(async () => {

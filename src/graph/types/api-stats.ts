@@ -160,10 +160,7 @@ builder.subscriptionField('apiStats', (t) =>
     },
     subscribe: (_root, args, context) =>
       pushIterator<StatsSnapshot>((push, end) => {
-        const methodIds = args.methodIds;
-        const unsubscribe = context.domain.callLog.stats.subscribe(args.window as StatsWindow, (snapshot) =>
-          push(methodIds ? context.domain.callLog.stats.select(snapshot, methodIds) : snapshot),
-        );
+        const unsubscribe = context.domain.callLog.stats.subscribe(args.window as StatsWindow, args.methodIds, push);
         const unwatch = watchAuthorization(context, (principal) => hasPermission(principal, 'admin'), end);
         return () => {
           unsubscribe();
