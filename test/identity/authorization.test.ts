@@ -43,6 +43,8 @@ const EXPECTATIONS: Record<Operation, Record<string, Expectation>> = {
     user: { access: 'admin', args: '(id: "1")' },
     suggestUsers: { access: 'admin', args: '(first: 1)' },
     settings: { access: 'admin' },
+    apiStats: { access: 'admin' },
+    apiCallLog: { access: 'admin' },
   },
   mutation: {
     signUp: { access: 'everyone', args: () => `(input: { username: ${NOBODY()}, password: "matrix password" })` },
@@ -71,6 +73,7 @@ const EXPECTATIONS: Record<Operation, Record<string, Expectation>> = {
   },
   subscription: {
     ticks: { access: 'everyone', args: '(intervalMs: 10, count: 1)' },
+    apiStats: { access: 'admin', args: '(count: 1)' },
   },
 };
 
