@@ -3,7 +3,7 @@
  * read-latest-stat (all methods) and read-history-stat (one method) with 30 days × 50 methods of
  * statistics seeded; the apiStats tick with 100 subscribers. Prints its figures.
  *
- *   node --import tsx bench/call-log.ts [--seconds=4] [--rounds=3]
+ *   node --import tsx bench/call-log.ts [--seconds=4] [--rounds=3] [--recording-only]
  */
 import { Redis } from 'ioredis';
 import { ApiStats } from '../src/domain/api-stats.ts';
@@ -107,6 +107,13 @@ try {
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
   const ratios = rps.on.map((value, i) => value / rps.off[i]!);
   const cost = 1 - median(ratios);
+  if (process.argv.includes('--recording-only')) {
+    console.log(`\nrecording off ${median(rps.off).toFixed(0)} req/s, on ${median(rps.on).toFixed(0)} req/s: cost ${(cost * 100).toFixed(1)} % (median of per-round ratios ${ratios.map((r) => r.toFixed(2)).join(' ')})`);
+  } else {
+    await statistics();
+  }
+
+  async function statistics(): Promise<void> {
 
   // Statistics reads with 30 days × 50 methods seeded.
   const client = new Redis(TEST_REDIS_URL, { lazyConnect: true });
@@ -156,6 +163,7 @@ try {
 | one computation of 30 days, one method (in-process) | ${historyComputeMs.toFixed(1)} ms | |
 | ${CALL_LOG_BENCH.subscribers} subscribers, 2.6 s at a 500 ms tick: computations / pushes | ${computations} / ${pushes} | one per tick |
 `);
+  }
 } finally {
   await cleanUp.run();
 }
