@@ -91,9 +91,12 @@ describe('GraphqlExecutor', () => {
     });
     const fine = executor.operation(executor.prepare('{ __typename }'), undefined)!;
     await executor.execute(fine, context(), undefined, 'v1', '/v1/test/probe');
-    expect(records.map(({ durationMs, ...rest }) => ({ ...rest, timed: durationMs >= 0 }))).toEqual([
-      { source: 'graphql-ws', name: 'Refused', kind: 'query', ok: false, principal: GUEST, timed: true },
-      { source: 'v1', name: '/v1/test/probe', kind: 'query', ok: true, principal: GUEST, timed: true },
+    expect(records.map(({ durationMs, source, name, kind, ok, principal, operationName, errors }) => ({ source, name, kind, ok, principal, operationName, errors: errors.map((e) => e.extensions.code), timed: durationMs >= 0 }))).toEqual([
+      { source: 'graphql-ws', name: 'Refused', kind: 'query', ok: false, principal: GUEST, operationName: 'Refused', errors: ['UNAUTHENTICATED'], timed: true },
+      { source: 'v1', name: '/v1/test/probe', kind: 'query', ok: true, principal: GUEST, operationName: undefined, errors: [], timed: true },
     ]);
+    // The document and context come along, so the call log can record each root field.
+    expect(records[0]!.document).toBe(operation.document);
+    expect(records[0]!.context.principal).toBe(GUEST);
   });
 });
