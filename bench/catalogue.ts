@@ -93,3 +93,19 @@ export function select(names: readonly string[] | null): Selection {
     extras: new Set(EXTRAS.filter((extra) => names.includes(extra))),
   };
 }
+
+/**
+ * The call-log bench (`node --import tsx bench/call-log.ts`, apart from the rounds above): recording
+ * on vs off on v1 test/test over HTTP in one run, statistics reads over seeded buckets, and the
+ * apiStats tick shared by many subscribers.
+ */
+export const CALL_LOG_BENCH = {
+  /** Throughput recording may cost on v1 test/test (HTTP), as a fraction of recording off. */
+  recordingMaxCost: 0.05,
+  /** p95 of read-latest-stat (all methods) and read-history-stat (one method) with the seeded statistics. */
+  statsReadP95MaxMs: 50,
+  seededMethods: 50,
+  seededDays: 30,
+  /** Subscribers of one window on one node: one computation per tick serves them all. */
+  subscribers: 100,
+} as const;

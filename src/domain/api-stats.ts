@@ -56,24 +56,26 @@ type Listener = (snapshot: StatsSnapshot) => void;
 
 interface Cached {
   readonly at: number;
+  readonly window: StatsWindow;
+  /** Still being computed: whoever asks meanwhile waits for the same computation. */
+  pending: boolean;
   readonly snapshot: Promise<StatsSnapshot>;
 }
 
 /**
  * Statistics as the APIs read them: gap-filled series per method, with percentiles from the merged
- * latency histograms. Each window is computed for every method at once and served from memory
- * until it is due again (10 s for the last hour, 60 s for 30 days), whoever asks: v1 reads,
- * GraphQL queries and the live subscription all see the same numbers. Subscribers of a window on
- * this node share one computation per tick.
+ * latency histograms. A window (for every method, or for named ones) is computed once and served
+ * from memory until it is due again (10 s for the last hour, 60 s for 30 days), whoever asks: v1
+ * reads, GraphQL queries and the live subscription all see the same numbers. Subscribers of the
+ * same window and methods on this node share one computation per tick.
  */
 export class ApiStats {
   readonly #store: StatsStore;
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #refreshMs: Record<StatsWindow, number>;
-  readonly #cache = new Map<StatsWindow, Cached>();
-  readonly #listeners = new Map<StatsWindow, Set<Listener>>();
-  readonly #timers = new Map<StatsWindow, NodeJS.Timeout>();
+  readonly #cache = new Map<string, Cached>();
+  readonly #groups = new Map<string, { readonly listeners: Set<Listener>; readonly timer: NodeJS.Timeout }>();
   /** How many times a window was computed from the store (the bench and tests read it). */
   computations = 0;
 
@@ -93,99 +95,113 @@ export class ApiStats {
   }
 
   /**
-   * The window for every method with calls in it, plus any named in `methodIds` (empty series when
-   * they had none); only those named when `methodIds` is given.
+   * The window for every method with calls in it; only those named in `methodIds` when given (each
+   * listed, with empty series when it had no calls).
    */
-  async snapshot(window: StatsWindow, methodIds?: readonly string[] | null): Promise<StatsSnapshot> {
-    return select(await this.#computed(window), methodIds);
-  }
-
-  /** The snapshot's methods narrowed to `methodIds` (each listed, with empty series when it had no calls). */
-  select(snapshot: StatsSnapshot, methodIds: readonly string[] | null | undefined): StatsSnapshot {
-    return select(snapshot, methodIds);
+  snapshot(window: StatsWindow, methodIds?: readonly string[] | null): Promise<StatsSnapshot> {
+    return this.#computed(view(window, methodIds));
   }
 
   /**
    * Calls `listener` with the window now and then every refresh interval until the returned
-   * function is called. One computation per tick serves every listener of the window on this node.
+   * function is called. One computation per tick serves every listener of the same window and
+   * methods on this node.
    */
-  subscribe(window: StatsWindow, listener: Listener): () => void {
-    let listeners = this.#listeners.get(window);
-    if (!listeners) this.#listeners.set(window, (listeners = new Set()));
-    listeners.add(listener);
-    if (!this.#timers.has(window)) {
-      const timer = setInterval(() => void this.#tick(window), this.#refreshMs[window]);
+  subscribe(window: StatsWindow, methodIds: readonly string[] | null | undefined, listener: Listener): () => void {
+    const wanted = view(window, methodIds);
+    let group = this.#groups.get(wanted.key);
+    if (!group) {
+      const listeners = new Set<Listener>();
+      const timer = setInterval(() => void this.#tick(wanted, listeners), this.#refreshMs[window]);
       timer.unref();
-      this.#timers.set(window, timer);
+      group = { listeners, timer };
+      this.#groups.set(wanted.key, group);
     }
-    void this.#computed(window).then(
+    const { listeners } = group;
+    listeners.add(listener);
+    void this.#computed(wanted).then(
       (snapshot) => listeners.has(listener) && listener(snapshot),
       (err: unknown) => this.#logger.warn({ err, window }, 'API statistics: could not compute'),
     );
     return () => {
       listeners.delete(listener);
-      if (listeners.size > 0) return;
-      this.#listeners.delete(window);
-      clearInterval(this.#timers.get(window));
-      this.#timers.delete(window);
+      if (listeners.size > 0 || this.#groups.get(wanted.key) !== group) return;
+      clearInterval(group.timer);
+      this.#groups.delete(wanted.key);
     };
   }
 
   close(): void {
-    for (const timer of this.#timers.values()) clearInterval(timer);
-    this.#timers.clear();
-    this.#listeners.clear();
+    for (const group of this.#groups.values()) clearInterval(group.timer);
+    this.#groups.clear();
   }
 
-  async #tick(window: StatsWindow): Promise<void> {
-    const listeners = this.#listeners.get(window);
-    if (!listeners?.size) return;
+  async #tick(wanted: View, listeners: ReadonlySet<Listener>): Promise<void> {
+    if (listeners.size === 0) return;
     let snapshot: StatsSnapshot;
     try {
-      snapshot = await this.#computed(window, true);
+      snapshot = await this.#computed(wanted, true);
     } catch (err) {
-      this.#logger.warn({ err, window }, 'API statistics: could not compute');
+      this.#logger.warn({ err, window: wanted.window }, 'API statistics: could not compute');
       return;
     }
     for (const listener of [...listeners]) listener(snapshot);
   }
 
-  /** The cached window, computed again when due (or when a tick asks and the cache is not fresh from this very tick). */
-  #computed(window: StatsWindow, tick = false): Promise<StatsSnapshot> {
+  /** The cached view, computed again when due (a tick recomputes unless a read did so within half an interval). */
+  #computed(wanted: View, tick = false): Promise<StatsSnapshot> {
     const now = this.#now();
-    const cached = this.#cache.get(window);
-    // A tick recomputes unless the cache is younger than half an interval (a read just did it).
-    const maxAge = tick ? this.#refreshMs[window] / 2 : this.#refreshMs[window];
-    if (cached && now - cached.at < maxAge && now >= cached.at) return cached.snapshot;
-    const snapshot = this.#compute(window, now);
-    this.#cache.set(window, { at: now, snapshot });
-    snapshot.catch(() => {
-      if (this.#cache.get(window)?.snapshot === snapshot) this.#cache.delete(window);
-    });
+    const refresh = this.#refreshMs[wanted.window];
+    const cached = this.#cache.get(wanted.key);
+    const maxAge = tick ? refresh / 2 : refresh;
+    if (cached && (cached.pending || (now - cached.at < maxAge && now >= cached.at))) return cached.snapshot;
+    const snapshot = this.#compute(wanted, now);
+    if (this.#cache.size >= MAX_CACHED_VIEWS) {
+      for (const [key, entry] of this.#cache) if (now - entry.at >= this.#refreshMs[entry.window]) this.#cache.delete(key);
+    }
+    const entry: Cached = { at: now, window: wanted.window, snapshot, pending: true };
+    this.#cache.set(wanted.key, entry);
+    snapshot.then(
+      () => (entry.pending = false),
+      () => {
+        if (this.#cache.get(wanted.key) === entry) this.#cache.delete(wanted.key);
+      },
+    );
     return snapshot;
   }
 
-  async #compute(window: StatsWindow, now: number): Promise<StatsSnapshot> {
+  async #compute(wanted: View, now: number): Promise<StatsSnapshot> {
     this.computations++;
+    const { window } = wanted;
     const { resolution, points } = STATS_WINDOWS[window];
     const size = STATS_RESOLUTIONS[resolution].bucketMs;
     const last = bucketStart(now, resolution);
     const first = last - (points - 1) * size;
-    const methodIds = await this.#store.methods(first, now);
+    const methodIds = wanted.methodIds ?? (await this.#store.methods(first, now));
     const buckets = await this.#store.read(methodIds, resolution, first, last, now);
     const methods = methodIds.map((methodId) => methodStats(methodId, buckets.get(methodId) ?? new Map(), first, points, size));
-    return { window, bucketSeconds: size / 1000, lastUpdated: new Date(now), methods: methods.filter((m) => m.total.calls > 0) };
+    return {
+      window,
+      bucketSeconds: size / 1000,
+      lastUpdated: new Date(now),
+      methods: wanted.methodIds ? methods : methods.filter((m) => m.total.calls > 0),
+    };
   }
 }
 
-function select(snapshot: StatsSnapshot, methodIds: readonly string[] | null | undefined): StatsSnapshot {
-  if (!methodIds) return snapshot;
-  const { resolution, points } = STATS_WINDOWS[snapshot.window];
-  const size = STATS_RESOLUTIONS[resolution].bucketMs;
-  const byId = new Map(snapshot.methods.map((m) => [m.methodId, m]));
-  const first = bucketStart(snapshot.lastUpdated.getTime(), resolution) - (points - 1) * size;
-  const methods = [...new Set(methodIds)].map((id) => byId.get(id) ?? methodStats(id, new Map(), first, points, size));
-  return { ...snapshot, methods };
+/** Distinct (window, methods) pairs whose snapshots are kept. */
+const MAX_CACHED_VIEWS = 256;
+
+/** What a snapshot covers: a window, and every method (null) or the named ones, deduplicated in order. */
+interface View {
+  readonly window: StatsWindow;
+  readonly methodIds: readonly string[] | null;
+  readonly key: string;
+}
+
+function view(window: StatsWindow, methodIds: readonly string[] | null | undefined): View {
+  const ids = methodIds ? [...new Set(methodIds)] : null;
+  return { window, methodIds: ids, key: `${window}\n${ids ? ids.join('\n') : '*'}` };
 }
 
 function methodStats(methodId: string, series: ReadonlyMap<number, BucketCounts>, first: number, points: number, size: number): MethodStats {

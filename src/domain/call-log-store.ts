@@ -68,7 +68,7 @@ export class CallLogStore {
     try {
       await this.#insert(entries);
     } catch (error) {
-      if ((error as { code?: string }).code !== '23514' && !/no partition/i.test((error as Error).message)) throw error;
+      if (!pgFailure(error, ['23514'], /no partition/i)) throw error;
       this.#partitions.clear();
       for (const day of days) await this.ensurePartition(day);
       await this.#insert(entries);
@@ -116,7 +116,7 @@ export class CallLogStore {
       );
     } catch (error) {
       // Another node made it between the check and the create.
-      if (!/already exists|duplicate key/i.test((error as Error).message)) throw error;
+      if (!pgFailure(error, ['42P07', '23505'], /already exists|duplicate key/i)) throw error;
     }
     this.#partitions.add(day);
   }
@@ -196,6 +196,15 @@ function conditions(filter: CallLogFilter): SQL | undefined {
       break;
   }
   return parts.length > 0 ? and(...parts) : undefined;
+}
+
+/** Whether the error (or one it wraps: drizzle wraps the driver's) has one of the SQLSTATE codes or a matching message. */
+function pgFailure(error: unknown, codes: readonly string[], message: RegExp): boolean {
+  for (let at = error as { code?: unknown; message?: unknown; cause?: unknown } | undefined; at; at = at.cause as typeof at) {
+    if (typeof at.code === 'string' && codes.includes(at.code)) return true;
+    if (typeof at.message === 'string' && message.test(at.message)) return true;
+  }
+  return false;
 }
 
 /** postgres.js returns the rows themselves; PGlite an object holding them. */

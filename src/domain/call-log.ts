@@ -9,6 +9,8 @@ import type { Page, SortDirection } from './list-query.ts';
 import type { Settings } from './settings.ts';
 
 export interface CallLogOptions {
+  /** False turns recording off (the bench compares both; the gateway always records). */
+  readonly recording?: boolean;
   /** The clock of recording and statistics (tests move it). */
   readonly now?: () => number;
   /** How often recorded calls are written out (default 1 s). */
@@ -38,7 +40,7 @@ export class CallLog {
     this.#now = options.now ?? Date.now;
     this.#settings = deps.settings;
     this.store = new CallLogStore(deps.db);
-    this.recorder = new CallRecorder({ log: this.store, stats: deps.stats, logger: deps.logger, now: this.#now, flushIntervalMs: options.flushIntervalMs });
+    this.recorder = new CallRecorder({ log: this.store, stats: deps.stats, logger: deps.logger, now: this.#now, flushIntervalMs: options.flushIntervalMs, enabled: options.recording });
     this.stats = new ApiStats({ store: deps.stats, logger: deps.logger, now: this.#now, refreshMs: options.statsRefreshMs });
   }
 

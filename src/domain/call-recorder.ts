@@ -39,6 +39,8 @@ export interface CallRecorderOptions {
   readonly flushIntervalMs?: number;
   /** Rows kept for a retry while the database is unreachable; the oldest go beyond. */
   readonly maxPendingRows?: number;
+  /** False records nothing (default true). */
+  readonly enabled?: boolean;
 }
 
 const RESOLUTIONS: readonly StatsResolution[] = ['minute', 'tenMinutes'];
@@ -64,7 +66,7 @@ export class CallRecorder {
   #pendingStats = new Map<string, StatsIncrement>();
   #flushing: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
-  #closed = false;
+  #closed: boolean;
 
   constructor(options: CallRecorderOptions) {
     this.#log = options.log;
@@ -72,6 +74,7 @@ export class CallRecorder {
     this.#logger = options.logger;
     this.#now = options.now ?? Date.now;
     this.#maxPendingRows = options.maxPendingRows ?? 100_000;
+    this.#closed = options.enabled === false;
     this.#timer = setInterval(() => void this.flush(), options.flushIntervalMs ?? 1000);
     this.#timer.unref();
   }

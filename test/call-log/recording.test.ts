@@ -1,4 +1,6 @@
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CallLogEntry } from '../../src/domain/call-log-store.ts';
 import { Dispatcher } from '../../src/rpc-facade/dispatcher.ts';
 import { MethodTable } from '../../src/rpc-facade/method-table.ts';
 import { V1_METHODS } from '../../src/rpc-facade/methods/index.ts';
@@ -39,6 +41,27 @@ const BOOM: V1Method = {
   },
   result: () => ({ status: 200 }),
 };
+
+const DAY = 24 * 3_600_000;
+const today = Math.floor(Date.now() / DAY) * DAY;
+
+function entry(startedAt: number): CallLogEntry {
+  return {
+    methodId: '/v1/test/test',
+    userId: null,
+    credentialKind: null,
+    credentialId: null,
+    clientAddress: '127.0.0.1',
+    startedAt,
+    durationMs: 1,
+    status: 200,
+    statusText: 'OK',
+    isError: false,
+    isException: false,
+    isDeclined: false,
+    declinedBy: null,
+  };
+}
 
 describe.each(MODES)('call recording (%s)', (mode) => {
   let gw: TestGateway;
@@ -170,5 +193,42 @@ describe.each(MODES)('call recording (%s)', (mode) => {
       expect(result.data ?? null).toBeNull();
       expect(result.errors?.map((e) => e.extensions?.code)).toContain(token ? 'FORBIDDEN' : 'UNAUTHENTICATED');
     }
+  });
+
+  // Partitions and retention last: they drop what older tests wrote.
+  const store = () => gw.gateway.domain.callLog.store;
+
+  it('is a table partitioned by day, with partitions from yesterday to two days ahead made at start', async () => {
+    const result = await gw.gateway.database.db.execute<{ strategy: string }>(sql`
+      select pt.partstrat as strategy from pg_partitioned_table pt join pg_class c on c.oid = pt.partrelid where c.relname = 'call_log'`);
+    const rows = Array.isArray(result) ? result : (result as unknown as { rows: { strategy: string }[] }).rows;
+    expect(rows).toEqual([{ strategy: 'r' }]);
+    const days = await store().partitionDays();
+    for (const offset of [-1, 0, 1, 2]) expect(days).toContain(today + offset * DAY);
+  });
+
+  it('makes the partition a row needs when it is missing', async () => {
+    const old = today - 40 * DAY + 3_600_000;
+    await store().insert([entry(old), entry(today - 31 * DAY), entry(Date.now())]);
+    const days = await store().partitionDays();
+    expect(days).toContain(today - 40 * DAY);
+    expect(days).toContain(today - 31 * DAY);
+    expect(await store().count({ from: new Date(old - 1), to: new Date(old + 1) })).toBe(1);
+  });
+
+  it('drops whole partitions older than callLogRetentionDays, keeping the rest', async () => {
+    const before = await store().count({});
+    const removed = await gw.gateway.domain.callLog.applyRetention();
+    expect(removed).toBe(2);
+    const days = await store().partitionDays();
+    expect(days.some((day) => day < today - 30 * DAY)).toBe(false);
+    expect(days).toContain(today);
+    expect(await store().count({})).toBe(before - 2);
+    // A shorter retention drops more; nothing of today goes.
+    await gw.gateway.domain.settings.update({ callLogRetentionDays: 1 });
+    await store().ensurePartition(today - 3 * DAY);
+    expect(await gw.gateway.domain.callLog.applyRetention()).toBeGreaterThanOrEqual(1);
+    expect(Math.min(...(await store().partitionDays()))).toBeGreaterThanOrEqual(today - DAY);
+    expect(await store().count({ from: new Date(today) })).toBeGreaterThanOrEqual(1);
   });
 });

@@ -91,20 +91,12 @@ describe('GraphqlExecutor', () => {
     });
     const fine = executor.operation(executor.prepare('{ __typename }'), undefined)!;
     await executor.execute(fine, context(), undefined, 'v1', '/v1/test/probe');
-    const summary = records.map(({ source, name, kind, ok, principal, operationName, errors, durationMs }) => ({
-      source,
-      name,
-      kind,
-      ok,
-      principal,
-      operationName,
-      errors: errors.map((error) => error.extensions.code),
-      timed: durationMs >= 0,
-    }));
-    expect(summary).toEqual([
+    expect(records.map(({ durationMs, source, name, kind, ok, principal, operationName, errors }) => ({ source, name, kind, ok, principal, operationName, errors: errors.map((e) => e.extensions.code), timed: durationMs >= 0 }))).toEqual([
       { source: 'graphql-ws', name: 'Refused', kind: 'query', ok: false, principal: GUEST, operationName: 'Refused', errors: ['UNAUTHENTICATED'], timed: true },
       { source: 'v1', name: '/v1/test/probe', kind: 'query', ok: true, principal: GUEST, operationName: undefined, errors: [], timed: true },
     ]);
-    expect(records.map((record) => record.document)).toEqual([expect.objectContaining({ kind: 'Document' }), expect.objectContaining({ kind: 'Document' })]);
+    // The document and context come along, so the call log can record each root field.
+    expect(records[0]!.document).toBe(operation.document);
+    expect(records[0]!.context.principal).toBe(GUEST);
   });
 });

@@ -157,13 +157,15 @@ builder.subscriptionField('apiStats', (t) =>
     args: {
       methodIds: t.arg.stringList({ description: 'Only these methods (each one listed, with empty series when it had no calls).' }),
       window: t.arg({ type: ApiStatsWindow, required: true, defaultValue: 'lastHour', description: 'The window.' }),
+      count: t.arg.int({ required: false, description: 'End after this many snapshots.' }),
     },
     subscribe: (_root, args, context) =>
       pushIterator<StatsSnapshot>((push, end) => {
-        const methodIds = args.methodIds;
-        const unsubscribe = context.domain.callLog.stats.subscribe(args.window as StatsWindow, (snapshot) =>
-          push(methodIds ? context.domain.callLog.stats.select(snapshot, methodIds) : snapshot),
-        );
+        let left = args.count ?? Number.POSITIVE_INFINITY;
+        const unsubscribe = context.domain.callLog.stats.subscribe(args.window as StatsWindow, args.methodIds, (snapshot) => {
+          push(snapshot);
+          if (--left <= 0) end();
+        });
         const unwatch = watchAuthorization(context, (principal) => hasPermission(principal, 'admin'), end);
         return () => {
           unsubscribe();
