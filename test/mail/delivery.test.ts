@@ -99,8 +99,15 @@ describe.each(MODES)('mail delivery (%s)', (mode) => {
     try {
       await requestReset(email);
       const [row] = await outboxRowsTo(gw, email);
-      // Skip ahead to the last attempt.
-      await gw.gateway.database.db.update(outbox).set({ attempts: 5 }).where(and(eq(outbox.id, row!.id), eq(outbox.status, 'queued')));
+      // Skip ahead to the last attempt (between two attempts, while the row waits).
+      await waitFor(async () => {
+        const skipped = await gw.gateway.database.db
+          .update(outbox)
+          .set({ attempts: 5 })
+          .where(and(eq(outbox.id, row!.id), eq(outbox.status, 'queued')))
+          .returning({ id: outbox.id });
+        return skipped.length > 0;
+      }, 5000, 20);
       const failed = await waitForStatus(gw, email, 'failed');
       expect(failed.lastReply).toMatch(/^Gave up after 6 attempts: .*(ECONNREFUSED|connect)/);
     } finally {
