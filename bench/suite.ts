@@ -18,6 +18,7 @@ import { createRedisPrefix, createTestDatabase, TEST_REDIS_URL } from '../test/h
 import { SCENARIOS, select, type Scenario, type Selection, type Server } from './catalogue.ts';
 import { createUsers, gatewayMemory, signInRoot, startGateway, v1Call, ROOT_PASSWORD, type GatewayProcess, type GatewayStart } from './gateway-process.ts';
 import { graphqlWsIdle, httpLoad, openIdle, v1Idle, wsLoad, type IdleOpener, type LoadResult } from './load.ts';
+import { mailDrainTable, measureMailDrain, type MailDrainResult } from './mail-drain.ts';
 import { parseOptions, UsageError, USAGE, type Options } from './options.ts';
 import { CleanUp, cpuSeconds, openFileLimit, rssBytes, startBaseline } from './processes.ts';
 import {
@@ -349,6 +350,8 @@ async function main(options: Options, selection: Selection): Promise<void> {
     idle.push(await measureIdle('graphql-ws', mainStart, (gw, t) => graphqlWsIdle(wsUrl(gw, '/graphql'), t), options.idleConnections));
   }
 
+  const mail: MailDrainResult[] = selection.extras.has('mail') ? await measureMailDrain() : [];
+
   const ws = selection.scenarios.filter((scenario) => scenario.transport === 'ws');
   const sections = [
     `## Benchmarks (${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC)`,
@@ -375,6 +378,7 @@ async function main(options: Options, selection: Selection): Promise<void> {
   if (information) sections.push(`### Other comparisons\n\n${information}`);
   if (idle.length > 0) sections.push(`### Idle WebSockets (a fresh gateway each, authenticated)\n\n${idleTable(idle)}`);
   if (startups.length > 0) sections.push(`### Start-up\n\n${startupTable(startups)}`);
+  if (mail.length > 0) sections.push(`### Mail drain (2,000 queued messages into a local SMTP sink)\n\n${mailDrainTable(mail)}`);
   console.log(`\n${sections.join('\n\n')}\n`);
 }
 
