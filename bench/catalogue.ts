@@ -60,8 +60,8 @@ export const LIMITS = {
   signinMinPerSecond: 60,
 } as const;
 
-/** One-off measurements outside the rounds, selected by these names. */
-export const EXTRAS = ['idle', 'startup', 'notify-fanout'] as const;
+/** One-off measurements outside the rounds, selected by these names (`mail`: bench/mail-drain.ts). */
+export const EXTRAS = ['idle', 'startup', 'notify-fanout', 'mail'] as const;
 export type Extra = (typeof EXTRAS)[number];
 
 /** Every name `--only` accepts. */

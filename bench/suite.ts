@@ -19,6 +19,7 @@ import { SCENARIOS, select, type Scenario, type Selection, type Server } from '.
 import { createUsers, gatewayMemory, signInRoot, startGateway, v1Call, ROOT_PASSWORD, type GatewayProcess, type GatewayStart } from './gateway-process.ts';
 import { fanoutTable, measureNotificationFanout, type FanoutResult } from './notification-fanout.ts';
 import { graphqlWsIdle, httpLoad, openIdle, v1Idle, wsLoad, type IdleOpener, type LoadResult } from './load.ts';
+import { mailDrainTable, measureMailDrain, type MailDrainResult } from './mail-drain.ts';
 import { parseOptions, UsageError, USAGE, type Options } from './options.ts';
 import { CleanUp, cpuSeconds, openFileLimit, rssBytes, startBaseline } from './processes.ts';
 import {
@@ -358,6 +359,7 @@ async function main(options: Options, selection: Selection): Promise<void> {
   // One notification to as many users as idle sockets, each subscribed over graphql-ws.
   let fanout: FanoutResult | undefined;
   if (selection.extras.has('notify-fanout')) fanout = await measureNotificationFanout(cleanUp, mainStart, options.idleConnections, progress);
+  const mail: MailDrainResult[] = selection.extras.has('mail') ? await measureMailDrain() : [];
 
   const ws = selection.scenarios.filter((scenario) => scenario.transport === 'ws');
   const sections = [
@@ -386,6 +388,7 @@ async function main(options: Options, selection: Selection): Promise<void> {
   if (idle.length > 0) sections.push(`### Idle WebSockets (a fresh gateway each, authenticated)\n\n${idleTable(idle)}`);
   if (startups.length > 0) sections.push(`### Start-up\n\n${startupTable(startups)}`);
   if (fanout) sections.push(`### Notification fan-out (graphql-ws \`notificationAdded\`, one gateway)\n\n${fanoutTable(fanout)}`);
+  if (mail.length > 0) sections.push(`### Mail drain (2,000 queued messages into a local SMTP sink)\n\n${mailDrainTable(mail)}`);
   console.log(`\n${sections.join('\n\n')}\n`);
 }
 

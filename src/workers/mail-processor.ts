@@ -55,6 +55,8 @@ export class MailProcessor {
   readonly #options: MailProcessorOptions;
   readonly #pool: SmtpPool;
   readonly #inFlight = new Map<string, AbortController>();
+  /** The settings, read at most once a second (a changed SMTP server applies within a second). */
+  #settings: { at: number; value: Promise<SettingsRow> } | undefined;
 
   constructor(options: MailProcessorOptions) {
     this.#options = options;
@@ -99,7 +101,7 @@ export class MailProcessor {
   }
 
   async #send(message: ClaimedMessage, signal: AbortSignal): Promise<SendOutcome> {
-    const settings = await this.#options.settings.read();
+    const settings = await this.#readSettings();
     const server = smtpServerOf(settings);
     if (!server) return { kind: 'deferred', reply: 'SMTP is not configured (smtp_hostname is not set)' };
     const from = senderOf(settings);
@@ -124,6 +126,16 @@ export class MailProcessor {
       signal,
       beforeEnd: () => this.#options.outbox.handOver(message.id, this.owner),
     });
+  }
+
+  #readSettings(): Promise<SettingsRow> {
+    const now = Date.now();
+    if (!this.#settings || now - this.#settings.at > 1000) {
+      const value = this.#options.settings.read();
+      this.#settings = { at: now, value };
+      value.catch(() => (this.#settings = undefined));
+    }
+    return this.#settings.value;
   }
 
   async #record(message: ClaimedMessage, outcome: SendOutcome): Promise<ProcessResult> {

@@ -27,6 +27,8 @@ export interface BullMailQueueOptions {
   /** Runs a worker on this node; without it the queue only produces. */
   readonly processor?: MailProcessor;
   readonly concurrency: number;
+  /** The rows' lease: a dead worker's job is found stalled (and runs again) within it. */
+  readonly leaseMs: number;
 }
 
 const retryStrategy = (attempt: number) => Math.min(100 * 2 ** attempt, 2000);
@@ -77,8 +79,11 @@ export class BullMailQueue implements MailQueue {
           concurrency: options.concurrency,
           removeOnComplete: { count: 0 },
           removeOnFail: { count: 0 },
-          // Rows carry their own leases: BullMQ's stall detection only has to bring a job back.
+          // Rows carry their own leases; BullMQ's stall detection only has to bring a dead worker's
+          // job back (a job id is taken while it sits in the active list), as soon as its row's lease is out.
           maxStalledCount: 1000,
+          lockDuration: Math.min(30_000, options.leaseMs),
+          stalledInterval: Math.min(30_000, options.leaseMs),
         },
       );
       this.#worker.on('error', onError);

@@ -56,6 +56,7 @@ export async function startMail(options: MailServiceOptions): Promise<MailServic
       log,
       processor: options.runWorker ? processor : undefined,
       concurrency: config.concurrency,
+      leaseMs: config.leaseMs,
     });
     await bull.ready();
     queue = bull;

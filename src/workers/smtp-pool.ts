@@ -58,6 +58,8 @@ export class SmtpPool {
   readonly #options: Required<SmtpPoolOptions>;
   readonly #idle: PooledConnection[] = [];
   readonly #open = new Set<PooledConnection>();
+  /** Stops the sends in flight that have not been handed over. */
+  readonly #stopping = new Set<(force?: boolean) => void>();
   #closed = false;
 
   constructor(options: SmtpPoolOptions) {
@@ -83,6 +85,7 @@ export class SmtpPool {
   /** Closes every connection (messages in flight fail as their connection goes). */
   close(): void {
     this.#closed = true;
+    for (const stop of [...this.#stopping]) stop(true);
     for (const pooled of [...this.#open]) this.#discard(pooled, 'close');
   }
 
@@ -110,7 +113,14 @@ export class SmtpPool {
         reject(new Error('aborted'));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
+      // Connection errors (refused, TLS, timeouts) are emitted, not given to the connect callback.
+      const onError = (error: unknown) => done(error ?? new Error('SMTP connection failed'));
+      connection.once('error', onError);
+      let settled = false;
       const done = (error?: unknown) => {
+        if (settled) return;
+        settled = true;
+        connection.removeListener('error', onError);
         signal?.removeEventListener('abort', onAbort);
         if (error) {
           this.#discard(pooled, 'close');
@@ -130,12 +140,28 @@ export class SmtpPool {
     let handedOver = false;
     let stopped = false;
     let started = false;
-    return new Promise((resolve) => {
-      const onAbort = () => {
-        if (handedOver) return;
+    return new Promise((settle) => {
+      let settled = false;
+      const resolve = (outcome: SendOutcome & { dropped?: boolean }) => {
+        if (settled) return;
+        settled = true;
+        this.#stopping.delete(stop);
+        request.signal?.removeEventListener('abort', onAbort);
+        settle(outcome);
+      };
+      // Closing a connection forgets the send in flight (its callback never comes): settle it here.
+      const stop = (force = false) => {
+        if (handedOver && !force) return;
         stopped = true;
         this.#discard(pooled, 'close');
+        resolve(
+          handedOver
+            ? { kind: 'uncertain', reply: 'Stopped while waiting for the reply to the end of the message data' }
+            : { kind: 'aborted', reply: 'Stopped before the end of the message data' },
+        );
       };
+      const onAbort = () => stop();
+      this.#stopping.add(stop);
       request.signal?.addEventListener('abort', onAbort, { once: true });
       let pushed = false;
       const message = new Readable({
@@ -164,7 +190,7 @@ export class SmtpPool {
         },
       });
       connection.send({ from: request.from, to: [request.to] }, message, (error, info) => {
-        request.signal?.removeEventListener('abort', onAbort);
+        if (settled) return;
         if (!error) {
           pooled.messages++;
           this.#release(pooled);

@@ -39,7 +39,7 @@ describe('select', () => {
   it('runs everything without names', () => {
     const all = select(null);
     assert.ok(all.scenarios.length > 10);
-    assert.deepEqual([...all.extras].sort(), ['idle', 'notify-fanout', 'startup']);
+    assert.deepEqual([...all.extras].sort(), ['idle', 'mail', 'notify-fanout', 'startup']);
   });
 
   it('adds the baselines a selected scenario is compared with', () => {

@@ -30,6 +30,7 @@ describe('loadConfig', () => {
       passwordHashing: { memoryKib: 19_456, timeCost: 2, parallelism: 1 },
       signinMinDurationMs: 500,
       trustProxy: { kind: 'none' },
+      mail: { worker: true, concurrency: 4, maxAttempts: 8, retryBaseMs: 30_000, leaseMs: 120_000, relayIntervalMs: 30_000 },
     });
   });
 
@@ -54,6 +55,12 @@ describe('loadConfig', () => {
       PASSWORD_HASH_TIME_COST: '100',
       SIGNIN_MIN_DURATION_MS: '0',
       TRUST_PROXY: '2',
+      MAIL_WORKER: 'off',
+      MAIL_CONCURRENCY: '16',
+      MAIL_MAX_ATTEMPTS: '3',
+      MAIL_RETRY_BASE_MS: '1000',
+      MAIL_LEASE_MS: '60000',
+      MAIL_RELAY_INTERVAL_MS: '5000',
     });
     expect(config).toEqual({
       port: 0,
@@ -70,6 +77,7 @@ describe('loadConfig', () => {
       passwordHashing: { memoryKib: 1024, timeCost: 100, parallelism: 1 },
       signinMinDurationMs: 0,
       trustProxy: { kind: 'hops', hops: 2 },
+      mail: { worker: false, concurrency: 16, maxAttempts: 3, retryBaseMs: 1000, leaseMs: 60_000, relayIntervalMs: 5000 },
     });
     expect(
       valid({ PORT: '65535', ROOT_PASSWORD: 'x'.repeat(1024), PASSWORD_HASH_MEMORY_KIB: String(4 * 1024 * 1024), REDIS_PREFIX: 'p'.repeat(64) }),

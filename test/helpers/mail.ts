@@ -1,6 +1,9 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import { outbox, type OutboxRow } from '../../src/db/schema.ts';
-import { startTestGateway, type Mode, type TestGateway, type TestGatewayOptions } from './gateway.ts';
+import { startTestGateway, TEST_ENV, type Mode, type TestGateway, type TestGatewayOptions } from './gateway.ts';
 import { gql, ok, waitFor } from './graphql.ts';
 import type { TestSmtp } from './smtp.ts';
 
@@ -75,3 +78,80 @@ export async function waitForStatus(gw: TestGateway, recipient: string, status: 
 }
 
 export const uniqueAddress = (prefix: string) => `${prefix}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 7)}@example.test`;
+
+export interface SpawnedWorker {
+  readonly process: ChildProcess;
+  readonly output: string[];
+  readonly exited: Promise<number | null>;
+  /** SIGKILL: no chance to record anything. */
+  kill(): Promise<void>;
+  /** SIGTERM, and the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** `npm run worker` (src/workers/main.ts) as its own process on the gateway's database and Redis prefix. */
+export async function spawnWorker(gw: TestGateway, env: Record<string, string> = {}, timeoutMs = 30_000): Promise<SpawnedWorker> {
+  if (gw.mode !== 'production') throw new Error('worker processes need PostgreSQL and Redis');
+  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('src/workers/main.ts')], {
+    env: {
+      ...process.env,
+      ...TEST_ENV,
+      ...MAIL_TEST_ENV,
+      LOG_LEVEL: 'info',
+      DATABASE_URL: gw.backing.databaseUrl,
+      REDIS_URL: gw.backing.redisUrl,
+      REDIS_PREFIX: gw.backing.keyPrefix,
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`worker did not start within ${timeoutMs} ms:\n${output.join('\n')}`)), timeoutMs);
+    for (const stream of [child.stdout!, child.stderr!]) {
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => {
+        output.push(...chunk.split('\n').filter((line) => line !== ''));
+        if (chunk.includes('mail worker ready')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    }
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`worker exited with ${code} before it was ready:\n${output.join('\n')}`));
+    });
+  });
+  return {
+    process: child,
+    output,
+    exited,
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** A gate a test opens by hand: `wait()` resolves once `open()` was called. */
+export function gate(): { wait(): Promise<void>; open(): void; readonly waiting: number } {
+  let release!: () => void;
+  const opened = new Promise<void>((resolve) => (release = resolve));
+  let waiting = 0;
+  return {
+    wait: () => {
+      waiting++;
+      return opened;
+    },
+    open: () => release(),
+    get waiting() {
+      return waiting;
+    },
+  };
+}
