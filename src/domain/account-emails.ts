@@ -11,6 +11,7 @@ import type { Outbox } from './outbox.ts';
 import type { Passwords } from './passwords.ts';
 import type { Principal } from './principal.ts';
 import type { RateLimiter } from './rate-limits.ts';
+import { IGNORE_SECURITY_EVENTS, type SecurityEventSink } from './security-events.ts';
 import type { Settings } from './settings.ts';
 import { issueRecordToken, parseToken, secretMatches, TokenType } from './tokens.ts';
 import { assertPassword, isEmailShaped, isValidUsername } from './user-fields.ts';
@@ -25,6 +26,8 @@ export interface AccountEmailsDeps {
   readonly settings: Settings;
   readonly passwords: Passwords;
   readonly invalidate: (tags: readonly string[]) => Promise<void>;
+  /** Tells the user of the password set by a reset. */
+  readonly securityEvent?: SecurityEventSink;
   readonly log: Logger;
   /** Every request for an e-mail answers no sooner than this (the sign-in floor). */
   readonly minDurationMs?: number;
@@ -105,6 +108,7 @@ export class AccountEmails {
         .returning({ id: sessions.id });
     });
     await this.#deps.invalidate([authTags.user(row.userId), ...ended.map(({ id }) => authTags.session(id))]);
+    await (this.#deps.securityEvent ?? IGNORE_SECURITY_EVENTS)(row.userId, { kind: 'passwordChanged' });
     return ended.length;
   }
 

@@ -90,6 +90,7 @@ export class Domain {
       settings: this.settings,
       passwords: this.passwords,
       invalidate,
+      securityEvent,
       log,
       minDurationMs: deps.config.signinMinDurationMs,
     });

@@ -99,8 +99,13 @@ describe.each(MODES)('e-mail flows (%s)', (mode) => {
 
     expectResult(await api.call('/v1/session/set-password-by-token', token, 'short'), 400);
     expectResult(await api.call('/v1/session/set-password-by-token', token, 'brand-new-password'), 200);
-    expect((await api.call('/v1/session/signin', { username: user.name, password: 'brand-new-password' })).status).toBe(200);
+    const signedIn = await api.call('/v1/session/signin', { username: user.name, password: 'brand-new-password' });
+    expect(signedIn.status).toBe(200);
     expect((await api.call('/v1/session/signin', { username: user.name, password: 'old-password-1' })).status).toBe(401);
+    // The user is told, once, like for any other password change.
+    const newToken = (signedIn.data as { token: string }).token;
+    const inbox = ok(await gql<{ notifications: { edges: { node: { subject: string } }[] } }>(gw, '{ notifications(first: 100) { edges { node { subject } } } }', {}, newToken));
+    expect(inbox.notifications.edges.filter((edge) => edge.node.subject === 'Password changed')).toHaveLength(1);
     expect(await viewerOf(gw, user.token)).toBeNull();
     const closed = await socket.closed;
     expect(closed.code).toBe(4000);
