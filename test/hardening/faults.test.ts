@@ -216,16 +216,28 @@ describe('SIGTERM under load', () => {
     const signIn = () => httpCall(gateway, '/v1/session/signin', [{ username: 'root', password: ROOT_PASSWORD }]);
     const first = await signIn();
     const token = (first.data as { token: string }).token;
-    const inFlight = [
-      ...Array.from({ length: 8 }, signIn),
-      ...Array.from({ length: 20 }, () => httpCall(gateway, '/v1/profile/read', [], { token })),
-    ];
-    await sleep(200);
+    // Sign-ins take at least a second: those sent half a second before the signal are in flight.
+    const inFlight = Array.from({ length: 8 }, signIn);
+    // A steady load of reads besides: every one the node answers is served (others find it closed).
+    let draining = true;
+    const reads: Promise<number | 'refused'>[] = [];
+    const steady = (async () => {
+      while (draining) {
+        reads.push(httpCall(gateway, '/v1/profile/read', [], { token }).then((answer) => answer.status, () => 'refused' as const));
+        await sleep(20);
+      }
+    })();
+    await sleep(500);
     const stopped = gateway.stop('SIGTERM');
     const answers = await Promise.all(inFlight);
+    draining = false;
+    await steady;
     expect(answers.map((answer) => answer.status)).toEqual(answers.map(() => 200));
+    const readStatuses = await Promise.all(reads);
+    expect(readStatuses.filter((status) => status !== 200 && status !== 'refused')).toEqual([]);
+    expect(readStatuses.filter((status) => status === 200).length).toBeGreaterThan(5);
     expect((await stopped).code).toBe(0);
-    const served = answers.map((answer, i): Answer => ({ at: 0, call: i < 8 ? 'v1 session/signin' : 'v1 profile/read', kind: 'ok', ms: 0, detail: '' }));
+    const served = answers.map((): Answer => ({ at: 0, call: 'v1 session/signin', kind: 'ok', ms: 0, detail: '' }));
     for (const check of LOSS_CHECKS) await check.run({ databaseUrl: database.url, answers: served });
   }, 60_000);
 });
