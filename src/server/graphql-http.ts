@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { once } from 'node:events';
-import type { ExecutionArgs, GraphQLSchema } from 'graphql';
+import { GraphQLError, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Domain } from '../domain/domain.ts';
 import type { Principal } from '../domain/principal.ts';
@@ -22,7 +22,7 @@ import type { Logger } from '../logger.ts';
 import { DEFAULT_BODY_LIMIT, readBody } from '../http/body.ts';
 import { operationResolutionError, type GraphqlExecutor } from '../graph/executor.ts';
 import type { Graphiql } from './graphiql.ts';
-import { GraphqlFastPath, type YogaFallback } from './graphql-fast-path.ts';
+import { GraphqlFastPath, refusalStatus, type YogaFallback } from './graphql-fast-path.ts';
 import type { RequestContext, Route } from './http-server.ts';
 
 export type GraphqlYoga = YogaServerInstance<GraphContext, GraphContext>;
@@ -72,7 +72,8 @@ function useSharedExecutor(executor: GraphqlExecutor): Plugin<GraphContext> {
       setExecuteFn((args) => {
         const operation = operationOf(args);
         if (!operation) return { errors: [operationResolutionError()] };
-        return executor.execute(operation, args.contextValue as GraphContext, args.variableValues, 'graphql-http');
+        const result = executor.execute(operation, args.contextValue as GraphContext, args.variableValues, 'graphql-http');
+        return result instanceof Promise ? result.then(withHttpStatus) : withHttpStatus(result);
       });
     },
     onSubscribe({ setSubscribeFn }) {
@@ -82,6 +83,23 @@ function useSharedExecutor(executor: GraphqlExecutor): Plugin<GraphContext> {
         return executor.subscribe(operation, args.contextValue as GraphContext, args.variableValues, 'graphql-http');
       });
     },
+  };
+}
+
+/**
+ * An operation refused as a whole (a limit, a store that is away) gets the status and
+ * `Retry-After` the fast path gives it: Yoga reads them from `extensions.http`, and leaves that
+ * out of the body.
+ */
+function withHttpStatus(result: ExecutionResult): ExecutionResult {
+  if (result.data !== undefined && result.data !== null) return result;
+  const refusal = refusalStatus(result);
+  if (!refusal) return result;
+  return {
+    ...result,
+    errors: result.errors!.map(
+      (error) => new GraphQLError(error.message, { nodes: error.nodes, path: error.path, extensions: { ...error.extensions, http: refusal } }),
+    ),
   };
 }
 

@@ -77,6 +77,13 @@ describe('per-method limits on one node (production mode)', () => {
     expect(body.errors[0]!.extensions.code).toBe('RATE_LIMITED');
     expect(body.errors[0]!.extensions.retryAfterMs).toBeGreaterThan(0);
     expect(body.errors[0]!.extensions.rule).toBe('serverTime:perAddress');
+    // What Yoga serves (here a body of `application/graphql`) is refused the same way.
+    const viaYoga = await fetch(gw.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/graphql' }, body: '{ serverTime }' });
+    expect(viaYoga.status).toBe(429);
+    expect(Number(viaYoga.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    const yogaBody = (await viaYoga.json()) as { errors: { extensions: Record<string, unknown> }[] };
+    expect(yogaBody.errors[0]!.extensions).toMatchObject({ code: 'RATE_LIMITED', status: 429 });
+    expect(yogaBody.errors[0]!.extensions.http).toBeUndefined();
     // Signed in, the per-account rule applies instead, which is the default.
     expect((await gql(gw, '{ serverTime }', {}, root)).status).toBe(200);
     await setCallLimits(gw, root, {});
