@@ -1,7 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import pgClient from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT_PASSWORD } from '../helpers/gateway.ts';
+import { APP_URL, MAIL_TEST_ENV, SENDER, SMTP_PASSWORD, SMTP_USER, uniqueAddress } from '../helpers/mail.ts';
 import { PrivatePostgres, PrivateRedis } from '../helpers/private-services.ts';
+import { TestSmtp } from '../helpers/smtp.ts';
 import { createTestDatabase, createRedisPrefix, TEST_REDIS_URL, type TestDatabase } from '../helpers/services.ts';
 import { spawnGateway, type SpawnedGateway } from '../helpers/spawn.ts';
 import { httpCall } from '../helpers/v1.ts';
@@ -32,6 +35,24 @@ const CALLS: Record<string, Call> = {
   'graphql serverTime (guest)': (url) => graphql(url, '{ serverTime }', null),
 };
 
+/** The recipient of the e-mail calls of the load (set once its account exists). */
+let mailRecipient: string | undefined;
+const MAIL_CALL = 'v1 session/send-password-reset-email';
+const mailCall: Call = async (url) => {
+  const answer = await httpCall({ url }, '/v1/session/send-password-reset-email', [mailRecipient]);
+  const kind = answer.status === 200 ? 'ok' : answer.status === 503 && answer.httpStatus === 503 ? 'unavailable' : 'other';
+  return { kind, detail: `${answer.httpStatus} ${answer.status} ${answer.statusText}` };
+};
+
+/** The call log's method id of each kind of call the tests make. */
+const METHOD_OF: Record<string, string> = {
+  'v1 profile/read': '/v1/profile/read',
+  'graphql settings': 'graphql/query/settings',
+  'graphql serverTime (guest)': 'graphql/query/serverTime',
+  'v1 session/signin': '/v1/session/signin',
+  [MAIL_CALL]: '/v1/session/send-password-reset-email',
+};
+
 async function graphql(url: string, query: string, token: string | null): Promise<{ kind: Kind; detail: string }> {
   const res = await fetch(`${url}/graphql`, {
     method: 'POST',
@@ -55,15 +76,15 @@ class SteadyLoad {
   #running = true;
   readonly #workers: Promise<void>[];
 
-  constructor(url: string, token: string, workers = 6) {
-    const names = Object.keys(CALLS);
+  constructor(url: string, token: string, workers = 6, calls: Record<string, Call> = CALLS) {
+    const names = Object.keys(calls);
     this.#workers = Array.from({ length: workers }, async (_, worker) => {
       for (let i = worker; this.#running; i++) {
         const name = names[i % names.length]!;
         const started = Date.now();
         let outcome: { kind: Kind; detail: string };
         try {
-          outcome = await CALLS[name]!(url, token);
+          outcome = await calls[name]!(url, token);
         } catch (error) {
           outcome = { kind: 'other', detail: String(error) };
         }
@@ -117,7 +138,36 @@ interface LossCheckContext {
  * asserts on the database. The call log adds "every served call has its row" here and the
  * e-mail outbox "no message lost or sent twice"; each is one entry.
  */
-const LOSS_CHECKS: readonly { readonly name: string; run(context: LossCheckContext): Promise<void> }[] = [];
+const LOSS_CHECKS: readonly { readonly name: string; run(context: LossCheckContext): Promise<void> }[] = [
+  {
+    // Rows are flushed every second and kept in memory while PostgreSQL is away.
+    name: 'every served call has its call-log row',
+    async run({ databaseUrl, answers }) {
+      const served = new Map<string, number>();
+      for (const answer of answers) {
+        if (answer.kind !== 'ok') continue;
+        const method = METHOD_OF[answer.call];
+        if (!method) throw new Error(`no method id for ${answer.call}`);
+        served.set(method, (served.get(method) ?? 0) + 1);
+      }
+      const sql = pgClient(databaseUrl, { max: 1, onnotice: () => {} });
+      try {
+        const logged = await until('the call log to hold every served call', 15_000, async () => {
+          const rows = await sql<{ method_id: string; count: number }[]>`
+            select method_id, count(*)::int as count from call_log where status = 200 group by method_id`;
+          const counts = Object.fromEntries(rows.map((row) => [row.method_id, row.count]));
+          return [...served].every(([method, count]) => (counts[method] ?? 0) >= count) ? counts : undefined;
+        }).catch(async (error: Error) => {
+          const rows = await sql`select method_id, count(*)::int as count from call_log where status = 200 group by method_id`;
+          throw new Error(`${error.message}: served ${JSON.stringify(Object.fromEntries(served))}, logged ${JSON.stringify(rows)}`);
+        });
+        for (const [method, count] of served) expect(logged[method], method).toBeGreaterThanOrEqual(count);
+      } finally {
+        await sql.end();
+      }
+    },
+  },
+];
 
 const summary = (answers: readonly Answer[]) => answers.map((answer) => `${answer.call}: ${answer.kind} ${answer.detail}`).slice(0, 10).join('\n');
 
@@ -126,21 +176,48 @@ describe('failing services: a private Redis and PostgreSQL stopped and restarted
   let postgres: PrivatePostgres;
   let gateway: SpawnedGateway;
   let token: string;
+  let smtp: TestSmtp;
 
   beforeAll(async () => {
-    [redis, postgres] = await Promise.all([PrivateRedis.start(), PrivatePostgres.start()]);
-    gateway = await spawnGateway({ DATABASE_URL: postgres.url, REDIS_URL: redis.url, REDIS_PREFIX: 'faults:', NODE_ENV: 'production' });
+    [redis, postgres, smtp] = await Promise.all([PrivateRedis.start(), PrivatePostgres.start(), TestSmtp.start({ users: { [SMTP_USER]: SMTP_PASSWORD } })]);
+    gateway = await spawnGateway({
+      DATABASE_URL: postgres.url,
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: 'faults:',
+      NODE_ENV: 'production',
+      SMTP_URL: `smtp://${SMTP_USER}:${SMTP_PASSWORD}@127.0.0.1:${smtp.port}`,
+      ...MAIL_TEST_ENV,
+    });
     const signin = await httpCall(gateway, '/v1/session/signin', [{ username: 'root', password: ROOT_PASSWORD }]);
     token = (signin.data as { token: string }).token;
+    // An account to send password-reset mail to all along, with the e-mail limits out of reach.
+    mailRecipient = uniqueAddress('faults');
+    const created = await graphql(gateway.url, `mutation { createUser(input: { username: "${mailRecipient}", password: "faults password 1" }) { __typename } }`, token);
+    expect(created.kind, created.detail).toBe('ok');
+    const settings = await httpCall(
+      gateway,
+      '/v1/admin/settings/update',
+      [
+        {
+          app_url: APP_URL,
+          smtp_from: SENDER,
+          email_ip_limit: 100_000,
+          email_account_limit: 100_000,
+          call_limits: { '/v1/session/send-password-reset-email': { perAddress: null, perAccount: null, concurrent: null, concurrentPerCaller: null } },
+        },
+      ],
+      { token },
+    );
+    expect(settings.status, JSON.stringify(settings.envelope)).toBe(200);
   }, 60_000);
 
   afterAll(async () => {
     await gateway?.stop();
-    await Promise.all([redis?.stop(), postgres?.remove()]);
+    await Promise.all([redis?.stop(), postgres?.remove(), smtp?.stop()]);
   }, 30_000);
 
   it('serves through a Redis outage, fails fast with 503 while PostgreSQL is away, recovers by itself, and keeps memory bounded', async () => {
-    const load = new SteadyLoad(gateway.url, token);
+    const load = new SteadyLoad(gateway.url, token, 6, { ...CALLS, [MAIL_CALL]: mailCall });
     try {
       await sleep(1500);
       const heapBefore = await heapUsed(gateway.url);
@@ -190,7 +267,27 @@ describe('failing services: a private Redis and PostgreSQL stopped and restarted
       await load.stop();
     }
     for (const check of LOSS_CHECKS) await check.run({ databaseUrl: postgres.url, answers: load.answers });
-  }, 90_000);
+
+    // Mail: every request that was answered wrote one message, and each arrives exactly once,
+    // including those queued while Redis was away (they waited in the outbox).
+    const requested = load.answers.filter((answer) => answer.call === MAIL_CALL && answer.kind === 'ok').length;
+    expect(requested).toBeGreaterThan(10);
+    const sql = pgClient(postgres.url, { max: 1, onnotice: () => {} });
+    try {
+      const rows = await until('every requested e-mail to be sent', 30_000, async () => {
+        const found = await sql<{ id: string; status: string }[]>`select id::text, status from outbox where recipient = ${mailRecipient!}`;
+        return found.length >= requested && found.every((row) => row.status === 'sent') ? found : undefined;
+      }).catch(async (error: Error) => {
+        const found = await sql`select status, count(*)::int from outbox group by status`;
+        throw new Error(`${error.message}: ${requested} requested, outbox ${JSON.stringify(found)}`);
+      });
+      expect(rows).toHaveLength(requested);
+      const received = smtp.received.filter((mail) => mail.to.includes(mailRecipient!)).map((mail) => mail.outboxId);
+      expect([...received].sort()).toEqual(rows.map((row) => row.id).sort());
+    } finally {
+      await sql.end();
+    }
+  }, 120_000);
 });
 
 describe('SIGTERM under load', () => {
