@@ -1,4 +1,4 @@
-import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
+import { compileQuery, isCompiledQuery } from 'graphql-jit';
 import {
   execute,
   getOperationAST,
@@ -159,8 +159,6 @@ export class GraphqlExecutor {
   readonly #documents: DocumentCache<PreparedDocument>;
   readonly #record: ((record: OperationRecord) => void) | undefined;
   readonly #guard: OperationGuard | undefined;
-  /** Starts per subscription operation, and its graphql-jit compilation once made (null: jit cannot). */
-  readonly #subscriptions = new WeakMap<PreparedOperation, { starts: number; compiled: CompiledQuery | null | undefined }>();
   readonly #production: boolean;
   readonly #rootFields = new WeakMap<PreparedOperation, readonly string[]>();
   /** Documents another server parsed and validated (Yoga, with its own cache), by identity. */
@@ -313,31 +311,16 @@ export class GraphqlExecutor {
       if (answer instanceof GraphQLError) return this.#finish({ errors: [answer] }, operation, context, source, operation.name, started);
       answer.release();
     }
-    const result = await this.#subscribe(operation, context, variables);
+    const result = await subscribe({
+      schema: this.schema,
+      document: operation.document,
+      operationName: operation.name,
+      variableValues: variables,
+      contextValue: context,
+    });
     if (!(Symbol.asyncIterator in result)) return this.#finish(result, operation, context, source, operation.name, started);
     this.#finish({}, operation, context, source, operation.name, started);
     return mapEvents(result, (event) => (event.errors?.length ? applyErrorPolicy(event, context.log) : event));
-  }
-
-  /**
-   * A subscription starts on graphql-js; from its operation's second start on it runs on graphql-jit,
-   * which executes the selection of every event several times faster (a fan-out to thousands of
-   * subscribers runs it once per subscriber). Starts that fail (bad variables, a refusal) are
-   * answered by graphql-js, so their errors read the same either way.
-   */
-  async #subscribe(operation: PreparedOperation, context: GraphContext, variables: Variables): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
-    const viaGraphqlJs = () =>
-      subscribe({ schema: this.schema, document: operation.document, operationName: operation.name, variableValues: variables, contextValue: context });
-    let state = this.#subscriptions.get(operation);
-    if (!state) this.#subscriptions.set(operation, (state = { starts: 0, compiled: undefined }));
-    if (++state.starts <= JIT_AFTER_RUNS) return viaGraphqlJs();
-    if (state.compiled === undefined) {
-      const compiled = compileQuery(this.schema, operation.document, operation.name, { disablingCapturingStackErrors: true });
-      state.compiled = isCompiledQuery(compiled) && compiled.subscribe ? compiled : null;
-    }
-    if (!state.compiled?.subscribe) return viaGraphqlJs();
-    const result = await state.compiled.subscribe(undefined, context, variables as Record<string, unknown>);
-    return Symbol.asyncIterator in result ? result : viaGraphqlJs();
   }
 
   #finish(
