@@ -45,11 +45,15 @@ export const DEFAULT_CALL_LIMITS: Required<CallLimitRules> = Object.freeze({
  */
 const SIGN_IN: CallLimitRules = { perAddress: { max: 600, windowSeconds: 60 } };
 
-/** Methods that send e-mail: each call can reach somebody's mailbox, so few per address and account. */
+/**
+ * Methods that send e-mail: each call can reach somebody's mailbox. The e-mail limits of the
+ * settings (`email*`) judge first and answer as if sent, so a limited caller learns nothing about
+ * accounts; this ceiling, well above them, refuses only floods (-32802).
+ */
 const SENDS_EMAIL: CallLimitRules = {
-  perAddress: { max: 10, windowSeconds: 600 },
-  perAccount: { max: 10, windowSeconds: 600 },
-  concurrentPerCaller: 2,
+  perAddress: { max: 120, windowSeconds: 600 },
+  perAccount: { max: 120, windowSeconds: 600 },
+  concurrentPerCaller: 8,
 };
 
 /**

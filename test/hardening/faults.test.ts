@@ -209,7 +209,7 @@ describe('failing services: a private Redis and PostgreSQL stopped and restarted
       { token },
     );
     expect(settings.status, JSON.stringify(settings.envelope)).toBe(200);
-  }, 60_000);
+  }, 120_000);
 
   afterAll(async () => {
     await gateway?.stop();
@@ -336,5 +336,5 @@ describe('SIGTERM under load', () => {
     expect((await stopped).code).toBe(0);
     const served = answers.map((): Answer => ({ at: 0, call: 'v1 session/signin', kind: 'ok', ms: 0, detail: '' }));
     for (const check of LOSS_CHECKS) await check.run({ databaseUrl: database.url, answers: served });
-  }, 60_000);
+  }, 120_000);
 });

@@ -43,13 +43,26 @@ function start(via: SpawnVia, env: Record<string, string | undefined>): ChildPro
   return spawn('script', ['-qfec', 'npm start', '/dev/null'], { ...options, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
-/** Starts the gateway and waits until it listens (its "gateway listening" line, JSON or pretty). */
-export async function spawnGateway(env: Record<string, string | undefined>, via: SpawnVia = 'node', timeoutMs = 30_000): Promise<SpawnedGateway> {
+/**
+ * Starts the gateway and waits until it listens (its "gateway listening" line, JSON or pretty).
+ * `timeoutMs` bounds the start: a fresh embedded database (PGlite) takes about 10 s on a loaded
+ * 2-core machine, and the process suite starts three at once.
+ */
+export async function spawnGateway(env: Record<string, string | undefined>, via: SpawnVia = 'node', timeoutMs = 75_000): Promise<SpawnedGateway> {
   const child = start(via, env);
   const output: string[] = [];
   const exited = once(child, 'exit').then(([code]) => code as number | null);
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start within ${timeoutMs} ms:\n${output.join('\n')}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      // Nothing may outlive the test: the process (and its group, when it has one) goes.
+      try {
+        if (via === 'node') child.kill('SIGKILL');
+        else process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      reject(new Error(`gateway did not start within ${timeoutMs} ms:\n${output.join('\n')}`));
+    }, timeoutMs);
     const onLine = (line: string) => {
       output.push(line);
       const text = plainText(line);
