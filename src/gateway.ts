@@ -63,7 +63,7 @@ export interface Gateway {
 
 function databaseTarget(options: GatewayOptions): DatabaseTarget {
   if (options.pglite) return { kind: 'pglite', client: options.pglite };
-  if (options.config.databaseUrl) return { kind: 'postgres', url: options.config.databaseUrl };
+  if (options.config.databaseUrl) return { kind: 'postgres', url: options.config.databaseUrl, log: options.log };
   return { kind: 'pglite', dataDir: path.resolve(options.config.dataDir) };
 }
 

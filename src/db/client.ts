@@ -7,14 +7,16 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import type { Logger } from '../logger.ts';
 import { withTimeout } from '../with-timeout.ts';
+import { AvailabilityGate } from './availability.ts';
 import { migrationsFolder } from './migrations-folder.ts';
 
 /** The drizzle database both drivers provide; domain code is written against this type only. */
 export type Db = PgAsyncDatabase<PgQueryResultHKT>;
 
 export type DatabaseTarget =
-  | { kind: 'postgres'; url: string; maxConnections?: number }
+  | { kind: 'postgres'; url: string; maxConnections?: number; log?: Logger }
   | { kind: 'pglite'; dataDir: string }
   | { kind: 'pglite'; client: PGlite };
 
@@ -38,7 +40,7 @@ export function describePostgresUrl(url: string): string {
 }
 
 export async function openDatabase(target: DatabaseTarget): Promise<Database> {
-  if (target.kind === 'postgres') return openPostgres(target.url, target.maxConnections ?? 10);
+  if (target.kind === 'postgres') return openPostgres(target.url, target.maxConnections ?? 10, target.log);
   // A database handed in stays its owner's to close.
   if ('client' in target) return wrapPglite(target.client, 'pglite (in memory)', false);
   const dir = path.resolve(target.dataDir, 'pgdata');
@@ -46,17 +48,28 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
   return wrapPglite(await PGlite.create(dir), `pglite ${dir}`, true);
 }
 
-async function openPostgres(url: string, maxConnections: number): Promise<Database> {
+async function openPostgres(url: string, maxConnections: number, log: Logger | undefined): Promise<Database> {
   const client = postgres(url, {
     max: maxConnections,
     idle_timeout: 30,
     connect_timeout: 5,
+    // A closed connection reconnects at its next query. The gate below spaces the attempts while the
+    // server is away; the driver's own growing delay (up to 20 s) would hold queries and recovery back.
+    backoff: () => 0,
     onnotice: () => {},
     connection: { application_name: 'identity-gateway' },
   });
   const location = describePostgresUrl(url);
+  const gate = new AvailabilityGate({
+    location,
+    probe: () => client`select 1`.execute(),
+    onChange: (change) => {
+      if (!change.available) log?.warn({ database: location, err: change.error }, 'PostgreSQL is unreachable: calls that need it are refused until it answers');
+      else log?.info({ database: location, downMs: change.downMs }, 'PostgreSQL answers again');
+    },
+  });
   const database: Database = {
-    db: drizzlePostgres({ client }) as unknown as Db,
+    db: drizzlePostgres({ client: gate.guard(client) }) as unknown as Db,
     kind: 'postgres',
     location,
     async ping(timeoutMs = 2000) {
@@ -64,7 +77,10 @@ async function openPostgres(url: string, maxConnections: number): Promise<Databa
     },
     migrate: () => migratePostgresLocked(url),
     poolStats: () => ({ maxConnections }),
-    close: () => client.end({ timeout: 5 }),
+    close: () => {
+      gate.close();
+      return client.end({ timeout: 5 });
+    },
   };
   try {
     await database.ping(5000);

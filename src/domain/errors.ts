@@ -102,6 +102,8 @@ const UNAVAILABLE_CODES = new Set([
   'CONNECTION_CLOSED',
   'CONNECTION_ENDED',
   'CONNECTION_DESTROYED',
+  // The gateway's own refusal while PostgreSQL is known to be away (src/db/availability.ts).
+  'DATABASE_UNAVAILABLE',
   // PostgreSQL: admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections.
   '57P01',
   '57P02',

@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   }
   let stop: (deadline: number) => Promise<void>;
   try {
-    const database = await openDatabase({ kind: 'postgres', url: config.databaseUrl, maxConnections: config.mail.concurrency + 2 });
+    const database = await openDatabase({ kind: 'postgres', url: config.databaseUrl, maxConnections: config.mail.concurrency + 2, log });
     await database.migrate();
     const mail = await startMail({
       outbox: new Outbox(database.db),

@@ -238,15 +238,15 @@ describe('failing services: a private Redis and PostgreSQL stopped and restarted
       await redis.start();
       await until('Redis reported ok again', 10_000, async () => ((await readyz(gateway.url)).dependencies.redis === 'ok' ? true : undefined));
 
-      // PostgreSQL away: calls that need it fail with 503-class answers; the others are served.
-      // Known gap (README, "Running several gateways"): those calls fail only after seconds, not at once.
+      // PostgreSQL away: calls that need it are refused at once with 503-class answers; the others are served.
       const postgresDown = Date.now();
       await postgres.stop();
-      await until('a 503-class answer while PostgreSQL is away', 30_000, async () =>
-        load.between(postgresDown + 200, Date.now()).some((answer) => answer.kind === 'unavailable') ? true : undefined,
-      );
-      const duringPostgres = load.between(postgresDown + 200, Date.now());
+      await sleep(3000);
+      const duringPostgres = load.between(postgresDown + 200, Date.now() - 500);
+      expect(duringPostgres.length).toBeGreaterThan(60);
+      expect(duringPostgres.some((answer) => answer.kind === 'unavailable')).toBe(true);
       expect(summary(duringPostgres.filter((answer) => answer.kind === 'other'))).toBe('');
+      expect(Math.max(...duringPostgres.map((answer) => answer.ms))).toBeLessThan(4000);
       expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
       expect(await readyz(gateway.url)).toMatchObject({ status: 503, dependencies: { database: 'down' } });
       await postgres.start();

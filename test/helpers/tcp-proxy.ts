@@ -10,6 +10,9 @@ export class TcpProxy {
   readonly #sockets = new Set<Socket>();
   #server: net.Server | undefined;
   #port = 0;
+  #stalled = false;
+  /** Connections accepted since the proxy was made. */
+  accepted = 0;
 
   constructor(target: { host: string; port: number }) {
     this.#target = target;
@@ -19,9 +22,22 @@ export class TcpProxy {
     return this.#port;
   }
 
+  get listening(): boolean {
+    return this.#server !== undefined;
+  }
+
   /** Starts listening (on the same port as before when restarted). */
   async start(): Promise<void> {
     const server = net.createServer((client) => {
+      this.accepted++;
+      if (this.#stalled) {
+        // A host that takes the connection and never answers: nothing is forwarded either way.
+        this.#sockets.add(client);
+        client.on('close', () => this.#sockets.delete(client));
+        client.on('error', () => client.destroy());
+        client.resume();
+        return;
+      }
       const upstream = net.connect(this.#target.port, this.#target.host);
       for (const socket of [client, upstream]) {
         this.#sockets.add(socket);
@@ -37,6 +53,19 @@ export class TcpProxy {
     await once(server, 'listening');
     this.#port = (server.address() as AddressInfo).port;
     this.#server = server;
+  }
+
+  /** Cuts the open connections; new ones are accepted and then left without an answer, until `unstall`. */
+  stall(): void {
+    this.#stalled = true;
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
+  }
+
+  unstall(): void {
+    this.#stalled = false;
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
   }
 
   /** Refuses new connections and cuts the open ones. */
