@@ -1,8 +1,38 @@
 import type { Sql } from 'postgres';
-import { isServiceUnavailable } from '../domain/errors.ts';
 
 /** The code of a query refused because PostgreSQL is known to be away (see `AvailabilityGate`). */
 export const DATABASE_UNAVAILABLE = 'DATABASE_UNAVAILABLE';
+
+/** Connection-level codes of the PostgreSQL drivers and of Node's sockets: the database is away, not wrong. */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  DATABASE_UNAVAILABLE,
+  // PostgreSQL: admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections.
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+]);
+
+/** Whether `error`, or an error it wraps (drizzle and GraphQL wrap driver errors), says the store cannot be reached. */
+export function isStoreUnreachable(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 8; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && UNREACHABLE_CODES.has(code)) return true;
+    if (current.message === 'the embedded database is closed') return true;
+    current = (current as { originalError?: unknown }).originalError ?? current.cause;
+  }
+  return false;
+}
 
 export class DatabaseUnavailableError extends Error {
   readonly code = DATABASE_UNAVAILABLE;
@@ -34,7 +64,6 @@ export interface AvailabilityGateOptions {
 export class AvailabilityGate {
   readonly #options: AvailabilityGateOptions;
   #outage: { error: DatabaseUnavailableError; since: number } | undefined;
-  #probing: Promise<void> | undefined;
   #closed = false;
 
   constructor(options: AvailabilityGateOptions) {
@@ -52,10 +81,11 @@ export class AvailabilityGate {
 
   /** Notes the failure of a query: a connection-level one starts an outage. */
   observe(error: unknown): void {
-    if (this.#closed || this.#outage || error instanceof DatabaseUnavailableError || !isServiceUnavailable(error)) return;
+    if (this.#closed || this.#outage || error instanceof DatabaseUnavailableError || !isStoreUnreachable(error)) return;
     this.#outage = { error: new DatabaseUnavailableError(this.#options.location, error), since: Date.now() };
     this.#options.onChange?.({ available: false, error });
-    this.#probing ??= this.#probeUntilAvailable().finally(() => (this.#probing = undefined));
+    // One prober per outage: the next outage can only start once this one has ended it.
+    void this.#probeUntilAvailable();
   }
 
   /** Stops probing (the pool is closing). */

@@ -90,38 +90,9 @@ export class RateLimitedError extends DomainError {
   }
 }
 
-/** Connection-level codes of the PostgreSQL drivers and of Node's sockets: the database is away, not wrong. */
-const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'CONNECT_TIMEOUT',
-  'CONNECTION_CLOSED',
-  'CONNECTION_ENDED',
-  'CONNECTION_DESTROYED',
-  // The gateway's own refusal while PostgreSQL is known to be away (src/db/availability.ts).
-  'DATABASE_UNAVAILABLE',
-  // PostgreSQL: admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections.
-  '57P01',
-  '57P02',
-  '57P03',
-  '53300',
-]);
-
 /**
  * Whether `error` (or an error it wraps: drizzle and GraphQL wrap driver errors) says a store the
  * call needs cannot be reached. Such calls are answered 503-class, at once, and succeed again as
  * soon as the store is back.
  */
-export function isServiceUnavailable(error: unknown): boolean {
-  for (let current = error, depth = 0; current instanceof Error && depth < 8; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
-    if (current.message === 'the embedded database is closed') return true;
-    current = (current as { originalError?: unknown }).originalError ?? current.cause;
-  }
-  return false;
-}
+export { isStoreUnreachable as isServiceUnavailable } from '../db/availability.ts';
