@@ -6,7 +6,7 @@ import { V1_METHODS } from '../../src/rpc-facade/methods/index.ts';
 import { recordReadSpec } from '../../src/rpc-facade/methods/shared.ts';
 import { compileParams } from '../../src/rpc-facade/params.ts';
 import { rootSession } from '../helpers/graphql.ts';
-import { ROOT_PASSWORD, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { MODES, ROOT_PASSWORD, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { assertEnvelope, mapLimit, rawRequest, RawWs, type Envelope } from '../helpers/v1.ts';
 
 /** Codes a malformed call may get: the framework's refusals and the domain's 4xx; never a 5xx. */
@@ -49,12 +49,12 @@ const hostilePath = fc.oneof(
   fc.stringMatching(/^[a-z0-9/._%-]{0,40}$/).map((tail) => `/api/${tail}`),
 );
 
-describe('hostile input (embedded mode)', () => {
+describe.each(MODES)('hostile input (%s mode)', (mode) => {
   let gw: TestGateway;
   let root: string;
 
   beforeAll(async () => {
-    gw = await startTestGateway('embedded');
+    gw = await startTestGateway(mode);
     root = await rootSession(gw, ROOT_PASSWORD);
   });
   afterAll(async () => gw?.close());
