@@ -139,8 +139,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     });
     const schema = buildSchema();
     const graphiql = config.nodeEnv === 'production' ? undefined : new Graphiql();
-    const graphqlOptions = { schema, domain, log, graphiql, watch };
     const production = config.nodeEnv === 'production';
+    const graphqlOptions = { schema, domain, log, graphiql, watch, production };
     const dashboard = new Dashboard();
     const executor = new GraphqlExecutor({ schema, production, guard: fieldGuard({ production }), record: recordOperations(domain.callLog.recorder) });
     const yoga = createGraphqlYoga(graphqlOptions, executor);

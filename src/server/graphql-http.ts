@@ -13,6 +13,7 @@ import {
   SERVICE_UNAVAILABLE_MESSAGE,
   UNEXPECTED_ERROR_MESSAGE,
   useErrorPolicy,
+  withoutSuggestions,
   withValidationCode,
 } from '../graph/error-policy.ts';
 import { HttpError } from '../http/http-error.ts';
@@ -34,6 +35,8 @@ export interface GraphqlHttpOptions {
   /** GraphiQL at `GET /graphql` for browsers (outside production); none when undefined. */
   readonly graphiql: Graphiql | undefined;
   readonly limits?: QueryLimits;
+  /** NODE_ENV=production: validation errors carry no "Did you mean" suggestions, on Yoga's paths too. */
+  readonly production?: boolean;
   readonly bodyLimit?: number;
   /** Larger limit for multipart requests that carry files. */
   readonly uploadLimit?: number;
@@ -45,7 +48,7 @@ export interface GraphqlHttpOptions {
  * Parser token limit, the depth and alias rules, and a `status` on validation errors, for every
  * document Yoga sees (HTTP and WebSocket).
  */
-function useDocumentPolicy(limits: QueryLimits): Plugin<GraphContext> {
+function useDocumentPolicy(limits: QueryLimits, production: boolean): Plugin<GraphContext> {
   const rules = queryLimitRules(limits);
   return {
     onParse({ setParseFn }) {
@@ -53,8 +56,9 @@ function useDocumentPolicy(limits: QueryLimits): Plugin<GraphContext> {
     },
     onValidate({ addValidationRule }) {
       for (const rule of rules) addValidationRule(rule);
-      return ({ result }) => {
+      return ({ result, setResult }) => {
         for (const error of result) withValidationCode(error);
+        if (production && result.length > 0) setResult(result.map((error: Error) => (error instanceof GraphQLError ? withoutSuggestions(error) : error)));
       };
     },
   };
@@ -120,7 +124,7 @@ export function createGraphqlYoga(options: GraphqlHttpOptions, executor?: Graphq
     },
     // The error policy plugin shapes execution errors; maskYogaError handles the rest.
     maskedErrors: { maskError: maskYogaError },
-    plugins: [useDocumentPolicy(options.limits ?? DEFAULT_QUERY_LIMITS), useErrorPolicy(), ...(executor ? [useSharedExecutor(executor)] : [])],
+    plugins: [useDocumentPolicy(options.limits ?? DEFAULT_QUERY_LIMITS, options.production ?? false), useErrorPolicy(), ...(executor ? [useSharedExecutor(executor)] : [])],
   });
 }
 

@@ -121,7 +121,23 @@ describe('per-method limits on one node (production mode)', () => {
     await gql(gw, 'mutation { updateSettings(input: { graphqlIntrospection: false }) { __typename } }', {}, root);
     // No schema suggestions in production either.
     const typo = await gql(gw, '{ servrTime }');
+    expect(typo.errors?.[0]?.message).toMatch(/Cannot query field "servrTime"/);
     expect(typo.errors?.[0]?.message).not.toMatch(/Did you mean/);
+    // Nor on the paths Yoga serves: a server-sent event stream and a multipart request.
+    const sse = await fetch(`${gw.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query: '{ servrTime }' }),
+    });
+    const stream = await sse.text();
+    expect(stream).toMatch(/Cannot query field \\"servrTime\\"/);
+    expect(stream).not.toMatch(/Did you mean/);
+    const form = new FormData();
+    form.set('operations', JSON.stringify({ query: '{ servrTime }', variables: {} }));
+    form.set('map', '{}');
+    const multipart = await (await fetch(`${gw.url}/graphql`, { method: 'POST', body: form })).text();
+    expect(multipart).toMatch(/Cannot query field/);
+    expect(multipart).not.toMatch(/Did you mean/);
   });
 
   it('refuses documents past the directive and cost limits', async () => {
