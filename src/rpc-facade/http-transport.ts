@@ -84,6 +84,11 @@ export class V1HttpEndpoint {
     return true;
   }
 
+  /** Malformed HTTP under `/api/` and `/v1/` (the server answers it): still an envelope. */
+  protocolError(status: number, message: string): { contentType: string; body: string } {
+    return { contentType: 'application/json; charset=utf-8', body: envelope(failure(status, message)) };
+  }
+
   constructor(options: { dispatcher: Dispatcher; domain: Domain; bodyLimit?: number }) {
     this.#dispatcher = options.dispatcher;
     this.#domain = options.domain;

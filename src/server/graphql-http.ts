@@ -193,6 +193,9 @@ export function graphqlRoute(yoga: GraphqlYoga, executor: GraphqlExecutor, optio
       res.end(payload);
       return true;
     },
+    protocolError(status, message) {
+      return { contentType: 'application/json; charset=utf-8', body: JSON.stringify({ errors: [{ message, extensions: { code: 'BAD_REQUEST', status } }] }) };
+    },
     handle(req: IncomingMessage, res: ServerResponse, context: RequestContext) {
       const mediaType = fast.mediaTypeFor(req);
       return mediaType ? fast.handle(req, res, context, mediaType) : viaYoga(req, res, context, undefined);

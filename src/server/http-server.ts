@@ -73,6 +73,11 @@ export interface Route {
    * error); true when it answered. Errors are logged by the server either way.
    */
   fail?(req: IncomingMessage, res: ServerResponse, error: unknown, context: RequestContext): boolean;
+  /**
+   * The body of a refusal made before any request exists (malformed HTTP whose request line still
+   * named this route's path), in the route's own protocol.
+   */
+  protocolError?(status: number, message: string): { contentType: string; body: string };
 }
 
 export interface UpgradeRoute {
@@ -89,6 +94,14 @@ export interface HttpServerOptions {
 }
 
 const REQUEST_ID = /^[\w.:-]{1,64}$/;
+const REQUEST_LINE = /^[A-Z]{1,16} (\/[^ \r\n]{0,8192}) HTTP\/1\.[01]\r?\n/;
+
+/** The path of the request line at the start of a packet the HTTP parser refused, when there is one. */
+function requestPathOf(packet: unknown): string | undefined {
+  if (!Buffer.isBuffer(packet)) return undefined;
+  const line = REQUEST_LINE.exec(packet.subarray(0, 8300).toString('latin1'));
+  return line ? pathOf(line[1]) : undefined;
+}
 
 /** Unique per process start; request ids are this prefix and a counter, cheaper than a UUID per request. */
 const ID_PREFIX = randomBytes(6).toString('base64url');
@@ -149,10 +162,15 @@ export class GatewayHttpServer {
         return;
       }
       const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-      const body = JSON.stringify({ error: status === 431 ? 'Request headers are too large' : 'Malformed HTTP request' });
+      const message = status === 431 ? 'Request headers are too large' : 'Malformed HTTP request';
+      const path = requestPathOf((error as { rawPacket?: unknown }).rawPacket);
+      const answer = (path !== undefined && this.#options.route(path)?.protocolError?.(status, message)) || {
+        contentType: 'application/json; charset=utf-8',
+        body: JSON.stringify({ error: message }),
+      };
       socket.end(
         `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
-          `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+          `content-type: ${answer.contentType}\r\ncontent-length: ${Buffer.byteLength(answer.body)}\r\nconnection: close\r\n\r\n${answer.body}`,
       );
     });
   }

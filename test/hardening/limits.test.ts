@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INPUT_LIMITS } from '../../src/input-limits.ts';
 import { DECLARED_CALL_LIMITS, DEFAULT_CALL_LIMITS, effectiveRules } from '../../src/domain/call-limits.ts';
@@ -187,4 +189,39 @@ describe('per-method limits on one node (production mode)', () => {
     });
     expect(nested.status).toBe(-32807);
   });
+
+  it('answers malformed HTTP under /api/ and /v1/ with an envelope, on /graphql with a GraphQL error, elsewhere with plain JSON', async () => {
+    const bigHeader = `x-filler: ${'a'.repeat(20_000)}\r\n`;
+    const cases = [
+      { request: `POST /api/v1/profile/read HTTP/1.1\r\nhost: x\r\ncontent-length: nope\r\n\r\n`, status: 400, kind: 'envelope' },
+      { request: `GET /v1/profile/read HTTP/1.1\r\nhost: x\r\n${bigHeader}\r\n`, status: 431, kind: 'envelope' },
+      { request: `POST /graphql HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n`, status: 400, kind: 'graphql' },
+      { request: `GET /healthz HTTP/1.1\r\nhost: x\r\n${bigHeader}\r\n`, status: 431, kind: 'plain' },
+      { request: 'THIS IS NOT HTTP\r\n\r\n', status: 400, kind: 'plain' },
+    ] as const;
+    for (const { request, status, kind } of cases) {
+      const raw = await rawExchange(gw.gateway.port, request);
+      const context = `${request.slice(0, 40)} → ${raw.slice(0, 300)}`;
+      expect(raw.startsWith(`HTTP/1.1 ${status} `), context).toBe(true);
+      expect(raw, context).toMatch(/content-type: application\/json/i);
+      const body = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
+      if (kind === 'envelope') expect(body, context).toMatchObject({ jsonrpc: '2.0', error: { code: status, data: { exception: false, meta: {} } } });
+      if (kind === 'graphql') expect(body, context).toMatchObject({ errors: [{ extensions: { code: 'BAD_REQUEST', status } }] });
+      if (kind === 'plain') expect(Object.keys(body), context).toEqual(['error']);
+    }
+    expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
+  });
 });
+
+/** Writes `request` as is on a fresh connection and returns everything the server sent until it closed. */
+async function rawExchange(port: number, request: string): Promise<string> {
+  const socket = net.connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  let raw = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk: string) => (raw += chunk));
+  socket.on('error', () => {});
+  socket.write(request);
+  await once(socket, 'close');
+  return raw;
+}
