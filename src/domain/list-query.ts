@@ -14,6 +14,9 @@ export interface Page {
 /** The most rows one page of a list holds: GraphQL connections and v1 reads alike. */
 export const MAX_PAGE_SIZE = 100;
 
+/** The rows of a GraphQL connection page whose `first` and `last` are left out. */
+export const DEFAULT_PAGE_SIZE = 20;
+
 /** `%` and `_` match themselves: searches are plain case-insensitive substrings. */
 export function containsPattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;

@@ -1,6 +1,6 @@
 import { cursorToOffset, offsetToCursor } from '@pothos/plugin-relay';
 import { ValidationError } from '../domain/errors.ts';
-import { MAX_PAGE_SIZE } from '../domain/list-query.ts';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../domain/list-query.ts';
 
 export interface OffsetConnectionArgs {
   readonly first?: number | null;
@@ -22,7 +22,6 @@ export interface OffsetConnection<T> {
   readonly pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
 }
 
-const DEFAULT_PAGE_SIZE = 20;
 
 function position(cursor: string, name: string): number {
   try {

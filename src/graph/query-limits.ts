@@ -1,8 +1,14 @@
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import {
+  getNamedType,
   GraphQLError,
+  isCompositeType,
+  isObjectType,
+  isInterfaceType,
   Kind,
+  type GraphQLCompositeType,
+  type GraphQLField,
   parse,
   type DocumentNode,
   type FieldNode,
@@ -13,6 +19,7 @@ import {
   type ValidationContext,
   type ValidationRule,
 } from 'graphql';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../domain/list-query.ts';
 
 export interface QueryLimits {
   /** Deepest allowed nesting of fields, fragments included (`__type` counts; `__schema` has its own limit). */
@@ -31,13 +38,12 @@ export interface QueryLimits {
   readonly maxDirectives: number;
   /**
    * Highest estimated cost of one operation: every field costs 1, times the page sizes of the list
-   * fields above it (`first` / `last`, or the page maximum when a variable gives it).
+   * fields above it (`first` / `last`; the page maximum when a variable gives it; the schema's
+   * default, or a connection's default page, when it is left out).
    */
   readonly maxCost: number;
 }
 
-/** Largest page a connection field returns; a page size given by a variable is counted as this. */
-export const MAX_PAGE_SIZE = 100;
 
 export const DEFAULT_QUERY_LIMITS: QueryLimits = {
   maxDepth: 12,
@@ -96,36 +102,47 @@ export function queryLimitRules(limits: QueryLimits = DEFAULT_QUERY_LIMITS): Val
 function operationWeightRule(limits: QueryLimits): ValidationRule {
   return (context) => ({
     OperationDefinition(operation) {
+      const schema = context.getSchema();
       const fragments = new Map<string, FragmentDefinitionNode>();
       for (const definition of context.getDocument().definitions) {
         if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
       }
+      /** The type a fragment's condition names; the enclosing one when it names none. */
+      const typeNamed = (name: string | undefined, enclosing: GraphQLCompositeType | undefined) => {
+        const type = name === undefined ? enclosing : schema.getType(name);
+        return type && isCompositeType(type) ? type : undefined;
+      };
       let directives = 0;
       let cost = 0;
       let stopped = false;
-      const walk = (selections: readonly SelectionNode[], multiplier: number, depth: number, path: readonly string[]) => {
+      const walk = (selections: readonly SelectionNode[], parent: GraphQLCompositeType | undefined, multiplier: number, depth: number, path: readonly string[]) => {
         for (const selection of selections) {
           if (stopped) return;
           directives += selection.directives?.length ?? 0;
           if (selection.kind === Kind.FIELD) {
             if (selection.name.value.startsWith('__')) continue;
             cost += multiplier;
-            if (selection.selectionSet) walk(selection.selectionSet.selections, multiplier * pageSize(selection), depth + 1, path);
+            const definition = parent && (isObjectType(parent) || isInterfaceType(parent)) ? parent.getFields()[selection.name.value] : undefined;
+            if (selection.selectionSet) {
+              const named = definition && getNamedType(definition.type);
+              const type = named && isCompositeType(named) ? named : undefined;
+              walk(selection.selectionSet.selections, type, multiplier * pageSize(selection, definition), depth + 1, path);
+            }
           } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-            walk(selection.selectionSet.selections, multiplier, depth, path);
+            walk(selection.selectionSet.selections, typeNamed(selection.typeCondition?.name.value, parent), multiplier, depth, path);
           } else {
             const name = selection.name.value;
             const fragment = fragments.get(name);
             // A cycle is reported by graphql's own rule; stop here so it costs nothing twice.
             if (!fragment || path.includes(name)) continue;
             directives += fragment.directives?.length ?? 0;
-            walk(fragment.selectionSet.selections, multiplier, depth, [...path, name]);
+            walk(fragment.selectionSet.selections, typeNamed(fragment.typeCondition.name.value, parent), multiplier, depth, [...path, name]);
           }
           if (directives > limits.maxDirectives || cost > limits.maxCost || depth > 64) stopped = true;
         }
       };
       directives += operation.directives?.length ?? 0;
-      walk(operation.selectionSet.selections, 1, 0, []);
+      walk(operation.selectionSet.selections, schema.getRootType(operation.operation) ?? undefined, 1, 0, []);
       if (directives > limits.maxDirectives) {
         reportLimit(`Query uses more than ${limits.maxDirectives} directives`)(context);
       } else if (cost > limits.maxCost) {
@@ -135,15 +152,28 @@ function operationWeightRule(limits: QueryLimits): ValidationRule {
   });
 }
 
-/** The page size a field asks for: its `first` or `last` argument; the page maximum when a variable gives it. */
-function pageSize(field: FieldNode): number {
+const PAGE_ARGUMENTS = new Set(['first', 'last', 'limit']);
+
+/**
+ * The page size a field asks for: the largest of its `first`, `last` or `limit` arguments (at most
+ * the page maximum, which a variable counts as). Left out, it is the argument's schema default, or a
+ * connection's default page; fields without such arguments count 1.
+ */
+function pageSize(field: FieldNode, definition: GraphQLField<unknown, unknown> | undefined): number {
   let size = 1;
+  const given = new Set<string>();
   for (const argument of field.arguments ?? []) {
     const name = argument.name.value;
-    if (name !== 'first' && name !== 'last' && name !== 'limit') continue;
+    if (!PAGE_ARGUMENTS.has(name)) continue;
+    given.add(name);
     const value = argument.value;
     if (value.kind === Kind.INT) size = Math.max(size, Math.min(Number(value.value), MAX_PAGE_SIZE));
     else if (value.kind === Kind.VARIABLE) size = MAX_PAGE_SIZE;
+  }
+  const pageArguments = definition?.args.filter((argument) => PAGE_ARGUMENTS.has(argument.name)) ?? [];
+  if (given.size === 0 && pageArguments.length > 0) {
+    const declared = pageArguments.map((argument) => argument.defaultValue).filter((value): value is number => typeof value === 'number');
+    size = declared.length > 0 ? Math.min(Math.max(...declared), MAX_PAGE_SIZE) : DEFAULT_PAGE_SIZE;
   }
   return size;
 }
