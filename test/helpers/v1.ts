@@ -3,6 +3,7 @@ import http, { type IncomingHttpHeaders } from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import WebSocket from 'ws';
 import type { JsonSchema, ParamSpec, V1Method } from '../../src/rpc-facade/method.ts';
+import { INPUT_LIMITS, MessageRate } from '../../src/input-limits.ts';
 
 /**
  * Raw access to the v1 facade for tests: JSON-RPC calls over fetch, node:http and `ws` that check
@@ -188,6 +189,7 @@ export class RawWs {
   readonly closed: Promise<Closed>;
   pings = 0;
   #nextId = 1;
+  #pace: MessageRate | undefined;
   #listeners = new Set<() => void>();
 
   private constructor(ws: WebSocket) {
@@ -210,11 +212,16 @@ export class RawWs {
     ws.on('error', () => {});
   }
 
-  /** Opens a connection and waits until it is open; rejects if the upgrade fails. */
-  static async open(url: string, token?: string | null, options: { autoPong?: boolean; protocols?: string[] } = {}): Promise<RawWs> {
+  /**
+   * Opens a connection and waits until it is open; rejects if the upgrade fails. Calls keep under
+   * the server's message rate (with a margin), as a well-behaved client does, unless `paced` is
+   * false: tests of the rate itself send as fast as they can.
+   */
+  static async open(url: string, token?: string | null, options: { autoPong?: boolean; protocols?: string[]; paced?: boolean } = {}): Promise<RawWs> {
     const protocols = options.protocols ?? (token ? [V1_SUBPROTOCOL, token] : [V1_SUBPROTOCOL]);
     const ws = new WebSocket(url, protocols, { autoPong: options.autoPong ?? true });
     const client = new RawWs(ws);
+    if (options.paced ?? true) client.#pace = new MessageRate(INPUT_LIMITS.wsMessagesPerSecond * 0.9, INPUT_LIMITS.wsMessageBurst - 10);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('error', reject);
@@ -233,6 +240,7 @@ export class RawWs {
 
   /** A call with an id; resolves with its answer (checked to be a well-formed envelope). */
   async call(method: string, params: unknown = [], timeoutMs = 10_000): Promise<Outcome & { envelope: Envelope }> {
+    if (this.#pace) while (!this.#pace.take()) await new Promise((resolve) => setTimeout(resolve, this.#pace!.retryAfterMs));
     const id = this.#nextId++;
     this.ws.send(JSON.stringify({ jsonrpc: '2.0', method, params, id }));
     const frame = await this.next((candidate) => (candidate as Envelope).id === id && !('method' in (candidate as object)), timeoutMs);
@@ -242,6 +250,7 @@ export class RawWs {
 
   /** A void call (no id): the server must not answer it. */
   notify(method: string, params: unknown = []): void {
+    this.#pace?.take();
     this.ws.send(JSON.stringify({ jsonrpc: '2.0', method, params }));
   }
 
@@ -252,6 +261,7 @@ export class RawWs {
   }
 
   send(data: string | Buffer, options: { binary?: boolean } = {}): void {
+    this.#pace?.take();
     this.ws.send(data, { binary: options.binary ?? false });
   }
 
