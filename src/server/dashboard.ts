@@ -5,11 +5,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
 import { HttpError } from '../http/http-error.ts';
 import { pathOf } from '../http/url-path.ts';
 import type { Route } from './http-server.ts';
+import { sendAsset, staticAsset, type StaticAsset } from './static-asset.ts';
 
 /** Where the dashboard lives; `/dashboard` redirects here. */
 export const DASHBOARD_PATH = '/dashboard/';
@@ -29,8 +28,6 @@ function sourceDir(): string {
     dir = parent;
   }
 }
-
-const gzipAsync = promisify(gzip);
 
 /**
  * The page runs only the gateway's own scripts and styles and talks only to its own origin
@@ -61,24 +58,13 @@ const TYPES: Readonly<Record<string, string>> = {
   '.svg': 'image/svg+xml',
 };
 
-interface Asset {
-  readonly type: string;
-  readonly body: Buffer;
-  readonly etag: string;
-  gzipped?: Promise<Buffer>;
-}
-
 interface Bundle {
   /** The page, with the versioned asset URLs filled in. */
-  readonly page: Asset;
+  readonly page: StaticAsset;
   /** Path below the versioned prefix → asset. Only these names are served: no path reaches the disk. */
-  readonly assets: ReadonlyMap<string, Asset>;
+  readonly assets: ReadonlyMap<string, StaticAsset>;
   /** `/dashboard/v/<hash>/`: changes whenever any file changes, so assets are cached for good. */
   readonly prefix: string;
-}
-
-function asset(type: string, body: Buffer): Asset {
-  return { type, body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` };
 }
 
 /**
@@ -130,28 +116,8 @@ export class Dashboard {
   }
 }
 
-async function send(req: IncomingMessage, res: ServerResponse, file: Asset, cacheControl: string): Promise<void> {
-  const headers: Record<string, string | number> = {
-    ...SECURITY_HEADERS,
-    'content-type': file.type,
-    'cache-control': cacheControl,
-    etag: file.etag,
-    vary: 'accept-encoding',
-  };
-  const given = req.headers['if-none-match'];
-  if (given !== undefined && given.split(',').some((tag) => tag.trim() === file.etag || tag.trim() === '*')) {
-    res.writeHead(304, headers).end();
-    return;
-  }
-  let body = file.body;
-  if (/\bgzip\b/.test(req.headers['accept-encoding'] ?? '')) {
-    file.gzipped ??= gzipAsync(file.body, { level: 9 });
-    body = await file.gzipped;
-    headers['content-encoding'] = 'gzip';
-  }
-  headers['content-length'] = body.length;
-  res.writeHead(200, headers);
-  res.end(req.method === 'HEAD' ? undefined : body);
+function send(req: IncomingMessage, res: ServerResponse, file: StaticAsset, cacheControl: string): Promise<void> {
+  return sendAsset(req, res, file, { ...SECURITY_HEADERS, 'cache-control': cacheControl });
 }
 
 async function filesUnder(dir: string, base = ''): Promise<string[]> {
@@ -188,12 +154,12 @@ async function loadBundle(sourceDir: string): Promise<Bundle> {
   for (const name of await filesUnder(sourceDir)) if (name !== 'index.html') files.set(name, path.join(sourceDir, name));
   for (const [name, file] of await vendorFiles()) files.set(name, file);
 
-  const assets = new Map<string, Asset>();
+  const assets = new Map<string, StaticAsset>();
   const version = createHash('sha256');
   for (const [name, file] of [...files].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const body = await readFile(file);
     version.update(name).update('\0').update(body);
-    assets.set(name, asset(TYPES[path.extname(name)]!, body));
+    assets.set(name, staticAsset(TYPES[path.extname(name)]!, body));
   }
   const prefix = `${DASHBOARD_PATH}v/${version.digest('hex').slice(0, 12)}/`;
   // Every module is announced up front, so the browser fetches them in parallel, not import by import.
@@ -203,5 +169,5 @@ async function loadBundle(sourceDir: string): Promise<Bundle> {
     .join('\n');
   const template = await readFile(path.join(sourceDir, 'index.html'), 'utf8');
   const page = template.replaceAll('{{ASSETS}}/', prefix).replace('{{MODULEPRELOAD}}', preload);
-  return { page: asset(TYPES['.html']!, Buffer.from(page)), assets, prefix };
+  return { page: staticAsset(TYPES['.html']!, Buffer.from(page)), assets, prefix };
 }

@@ -1,27 +1,16 @@
-import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
 import type { GraphiQLOptions } from 'graphql-yoga';
 import { HttpError } from '../http/http-error.ts';
 import { pathOf } from '../http/url-path.ts';
 import type { Route } from './http-server.ts';
+import { sendAsset, staticAsset, type StaticAsset } from './static-asset.ts';
 
 /** Where the gateway serves GraphiQL's files; every name carries a hash of its content. */
 export const GRAPHIQL_ASSET_PREFIX = '/graphql/assets/';
 
-const gzipAsync = promisify(gzip);
-
-interface Asset {
-  readonly type: string;
-  readonly body: Buffer;
-  readonly etag: string;
-  gzipped?: Promise<Buffer>;
-}
-
 interface Bundle {
   /** Asset file name → asset. */
-  readonly assets: ReadonlyMap<string, Asset>;
+  readonly assets: ReadonlyMap<string, StaticAsset>;
   readonly urls: { readonly js: string; readonly css: string; readonly favicon: string; readonly workers: Readonly<Record<string, string>> };
 }
 
@@ -82,23 +71,8 @@ self.MonacoEnvironment = { globalAPI: false, getWorkerUrl: (moduleId, label) => 
     const { assets } = await this.#load();
     const asset = assets.get(pathOf(req.url).slice(GRAPHIQL_ASSET_PREFIX.length));
     if (!asset) throw new HttpError(404, 'Not found');
-    res.setHeader('etag', asset.etag);
     // The name changes with the content, so a browser never needs to ask again.
-    res.setHeader('cache-control', 'public, max-age=31536000, immutable');
-    res.setHeader('vary', 'accept-encoding');
-    res.setHeader('content-type', asset.type);
-    if (ifNoneMatch(req, asset.etag)) {
-      res.writeHead(304).end();
-      return;
-    }
-    let body = asset.body;
-    if (/\bgzip\b/.test(req.headers['accept-encoding'] ?? '')) {
-      asset.gzipped ??= gzipAsync(asset.body);
-      body = await asset.gzipped;
-      res.setHeader('content-encoding', 'gzip');
-    }
-    res.setHeader('content-length', body.length);
-    res.end(req.method === 'HEAD' ? undefined : body);
+    await sendAsset(req, res, asset, { 'cache-control': 'public, max-age=31536000, immutable' });
   }
 
   #load(): Promise<Bundle> {
@@ -107,18 +81,13 @@ self.MonacoEnvironment = { globalAPI: false, getWorkerUrl: (moduleId, label) => 
   }
 }
 
-function ifNoneMatch(req: IncomingMessage, etag: string): boolean {
-  const given = req.headers['if-none-match'];
-  return given !== undefined && given.split(',').some((tag) => tag.trim() === etag || tag.trim() === '*');
-}
-
 async function loadBundle(): Promise<Bundle> {
   const parts = await import('@graphql-yoga/render-graphiql/graphiql');
-  const assets = new Map<string, Asset>();
+  const assets = new Map<string, StaticAsset>();
   const add = (name: string, extension: string, type: string, body: Buffer): string => {
-    const hash = createHash('sha256').update(body).digest('hex');
-    const fileName = `${name}.${hash.slice(0, 16)}.${extension}`;
-    assets.set(fileName, { type, body, etag: `"${hash}"` });
+    const asset = staticAsset(type, body);
+    const fileName = `${name}.${asset.version}.${extension}`;
+    assets.set(fileName, asset);
     return `${GRAPHIQL_ASSET_PREFIX}${fileName}`;
   };
   const favicon = /^data:([^;,]+);base64,(.*)$/s.exec(parts.favicon);
