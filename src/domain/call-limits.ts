@@ -183,6 +183,11 @@ export class CallLimits {
     return rules;
   }
 
+  /** Calls of `key` in flight on this node (those the concurrency rules count). */
+  inFlight(key: string): number {
+    return this.#running.get(key) ?? 0;
+  }
+
   /** Judges one call of `key` (a v1 method id or a GraphQL root field) by `principal` from `client`. */
   async admit(key: string, principal: Principal, client: ClientInfo): Promise<Admission | Refusal> {
     const rules = this.rulesFor(key);

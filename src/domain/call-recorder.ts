@@ -101,8 +101,8 @@ export class CallRecorder {
   }
 
   /**
-   * Records a call that a limit refused before it ran: `rule` names the limit (`concurrency`,
-   * `rate-limit:<name>`). It counts as declined, never as accepted or as an error.
+   * Records a call that a limit refused before it ran: `rule` names the limit (`perAddress`,
+   * `concurrentPerCaller`, …: `RULE_NAMES`). It counts as declined, never as accepted or as an error.
    */
   declined(methodId: string, rule: string, caller: Caller, answer: { status: number; statusText: string } = DECLINED_STATUS): void {
     this.record({ methodId, principal: caller.principal, client: caller.client, durationMs: 0, ...answer, error: false, exception: false, declinedBy: rule });

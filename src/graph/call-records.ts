@@ -8,6 +8,18 @@ interface RootField {
   readonly methodId: string;
 }
 
+/** The call-log method id of a GraphQL root field. */
+export function graphqlMethodId(kind: string, field: string): string {
+  return `graphql/${kind}/${field}`;
+}
+
+const GRAPHQL_METHOD_ID = /^graphql\/(?:query|mutation|subscription)\/(.+)$/;
+
+/** The key a method's call limits are declared under: a v1 method id as it is, a GraphQL root field by its name. */
+export function callLimitKeyOf(methodId: string): string {
+  return GRAPHQL_METHOD_ID.exec(methodId)?.[1] ?? methodId;
+}
+
 /** Root fields by document, then by operation name ('' for the only one). */
 const rootFieldCache = new WeakMap<DocumentNode, Map<string, readonly RootField[]>>();
 
@@ -80,7 +92,7 @@ function collect(document: DocumentNode, operationName: string | undefined, kind
         const name = selection.name.value;
         if (name.startsWith('__')) continue;
         const responseKey = selection.alias?.value ?? name;
-        if (!fields.has(responseKey)) fields.set(responseKey, { responseKey, methodId: `graphql/${kind}/${name}` });
+        if (!fields.has(responseKey)) fields.set(responseKey, { responseKey, methodId: graphqlMethodId(kind, name) });
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         walk(selection.selectionSet);
       } else {

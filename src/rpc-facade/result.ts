@@ -9,8 +9,8 @@ export interface V1Result {
   readonly data?: unknown;
   readonly meta?: Readonly<Record<string, unknown>>;
   /**
-   * Set when a limit refused the call before it ran: the rule's name (`concurrency`,
-   * `rate-limit:<name>`). The call log counts it as declined; it never goes on the wire.
+   * Set when a limit refused the call before it ran: the rule's name (`perAddress`,
+   * `concurrentPerCaller`, …: `RULE_NAMES`). The call log counts it as declined; it never goes on the wire.
    */
   readonly declinedBy?: string;
   /**

@@ -1,7 +1,7 @@
 import Api from '@softvisio/core/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MODES, ROOT_PASSWORD, startTestGateway, type TestGateway } from '../helpers/gateway.ts';
-import { rootSession } from '../helpers/graphql.ts';
+import { gql, rootSession } from '../helpers/graphql.ts';
 import { apiUrl, TRANSPORTS } from '../helpers/v1.ts';
 
 interface ClientResult {
@@ -85,10 +85,21 @@ describe.each(MODES)('v1 admin/api-call-log through the real client (%s)', (mode
       expect(stats.requests[before + 1]!.p50).toBeLessThan(0.31);
       expect(stats.requests[before + 2]).toMatchObject({ exceptions_percent: null, avg_runtime: null, p50: null, p95: null, p99: null, calls: 0 });
 
+      // Every method's entry carries the concurrency limits in force (the README's defaults: 1024
+      // at once, 64 per caller) and the calls in flight on the answering node.
       const all = await client.call('/v1/admin/api-call-log/read-latest-stat');
       expect(all.ok).toBe(true);
       const entry = (all.data as (Stats & Record<string, unknown>)[]).find((m) => m.id === '/v1/probe/a');
-      expect(entry).toMatchObject({ active_requests_user_limit: 64, load: stats.load });
+      expect(entry).toMatchObject({ active_requests_limit: 1024, active_requests_user_limit: 64, total_active_requests: 0, load: stats.load });
+      const changed = await client.call('/v1/admin/settings/update', { call_limits: { '/v1/probe/a': { concurrent: 7, concurrentPerCaller: null } } });
+      expect(changed.ok).toBe(true);
+      const limited = await client.call('/v1/admin/api-call-log/read-latest-stat');
+      const limitedEntry = (limited.data as Record<string, unknown>[]).find((m) => m.id === '/v1/probe/a');
+      expect(limitedEntry).toMatchObject({ active_requests_limit: 7, active_requests_user_limit: null });
+      // A reading call is itself in flight while it answers.
+      const reading = await gql(gw, '{ apiStats(methodIds: ["graphql/query/apiStats"]) { methods { methodId inFlight concurrentLimit } } }', {}, root);
+      expect(reading.data).toEqual({ apiStats: { methods: [{ methodId: 'graphql/query/apiStats', inFlight: 1, concurrentLimit: 1024 }] } });
+      expect((await client.call('/v1/admin/settings/update', { call_limits: {} })).ok).toBe(true);
 
       const history = await client.call('/v1/admin/api-call-log/read-history-stat', '/v1/probe/a');
       expect(history.ok).toBe(true);

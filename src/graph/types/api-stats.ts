@@ -1,8 +1,10 @@
 import type { CallLogRow } from '../../db/schema.ts';
 import type { MethodStats, StatsPoint, StatsSnapshot, StatsWindow } from '../../domain/api-stats.ts';
 import { outcomeOf, type CallOutcome } from '../../domain/call-log-store.ts';
+import { RULE_NAMES } from '../../domain/call-limits.ts';
 import { hasPermission } from '../../domain/principal.ts';
 import { builder } from '../builder.ts';
+import { callLimitKeyOf } from '../call-records.ts';
 import { offsetConnection } from '../connections.ts';
 import { pushIterator, watchAuthorization } from '../live-authorization.ts';
 import { OrderDirection } from './common.ts';
@@ -39,7 +41,7 @@ const ApiStatsPoint = builder.objectRef<StatsPoint>('ApiStatsPoint').implement({
 const ApiDeclinedCount = builder.objectRef<{ rule: string; count: number }>('ApiDeclinedCount').implement({
   description: 'How many calls one rule declined.',
   fields: (t) => ({
-    rule: t.exposeString('rule', { description: '`concurrency` (the per-node cap of calls in flight) or `rate-limit:<name>`.' }),
+    rule: t.exposeString('rule', { description: `The rule that refused them: ${RULE_NAMES.map((name) => `\`${name}\``).join(', ')} (see the README, "Limits").` }),
     count: t.exposeInt('count', { description: 'Calls it declined.' }),
   }),
 });
@@ -50,6 +52,20 @@ const ApiMethodStats = builder.objectRef<MethodStats>('ApiMethodStats').implemen
     methodId: t.exposeString('methodId', { description: 'The method id.' }),
     total: t.field({ type: ApiStatsPoint, description: 'The whole window merged.', resolve: (m) => m.total }),
     points: t.field({ type: [ApiStatsPoint], description: 'Every bucket of the window, oldest first, gaps filled with zeros.', resolve: (m) => [...m.points] }),
+    concurrentLimit: t.int({
+      nullable: true,
+      description: 'Calls of the method allowed in flight at once on one node (its `concurrent` limit now); null for no cap.',
+      resolve: (m, _args, context) => context.domain.callLimits.rulesFor(callLimitKeyOf(m.methodId)).concurrent,
+    }),
+    concurrentPerCallerLimit: t.int({
+      nullable: true,
+      description: 'Calls of the method one caller may have in flight on one node (its `concurrentPerCaller` limit now); null for no cap.',
+      resolve: (m, _args, context) => context.domain.callLimits.rulesFor(callLimitKeyOf(m.methodId)).concurrentPerCaller,
+    }),
+    inFlight: t.int({
+      description: 'Calls of the method in flight on the node that answers, now.',
+      resolve: (m, _args, context) => context.domain.callLimits.inFlight(callLimitKeyOf(m.methodId)),
+    }),
   }),
 });
 

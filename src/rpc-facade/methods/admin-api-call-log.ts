@@ -1,5 +1,5 @@
 import { apiReadSchema, parseApiRead, readResult, type ApiReadSpec } from '../api-read.ts';
-import { graphql, type ResultOf } from '../graphql.ts';
+import { graphql, readFragment, type ResultOf } from '../graphql.ts';
 import { v1Method, type V1Method } from '../method.ts';
 import { ok } from '../result.ts';
 
@@ -45,34 +45,29 @@ function toV1Row(call: Call) {
   };
 }
 
-const STATS_FIELDS = `
-  lastUpdated
-  methods {
-    methodId
-    points { at calls accepted declined errors exceptions avgMs p50 p95 p99 }
+const StatsFields = graphql(`
+  fragment ApiStatsFields on ApiStatsSnapshot {
+    lastUpdated
+    methods {
+      methodId
+      concurrentLimit
+      concurrentPerCallerLimit
+      inFlight
+      points { at calls accepted declined errors exceptions avgMs p50 p95 p99 }
+    }
   }
-`;
+`);
 
-const LatestStats = graphql(`query ApiStatsLatest($methodIds: [String!]) { apiStats(methodIds: $methodIds, window: LAST_HOUR) { ${STATS_FIELDS} } }`);
-const HistoryStats = graphql(`query ApiStatsHistory($methodIds: [String!]) { apiStats(methodIds: $methodIds, window: LAST_30_DAYS) { ${STATS_FIELDS} } }`);
+const LatestStats = graphql(
+  `query ApiStatsLatest($methodIds: [String!]) { apiStats(methodIds: $methodIds, window: LAST_HOUR) { ...ApiStatsFields } }`,
+  [StatsFields],
+);
+const HistoryStats = graphql(
+  `query ApiStatsHistory($methodIds: [String!]) { apiStats(methodIds: $methodIds, window: LAST_30_DAYS) { ...ApiStatsFields } }`,
+  [StatsFields],
+);
 
-interface Point {
-  readonly at: string;
-  readonly calls: number;
-  readonly accepted: number;
-  readonly declined: number;
-  readonly errors: number;
-  readonly exceptions: number;
-  readonly avgMs: number | null;
-  readonly p50: number | null;
-  readonly p95: number | null;
-  readonly p99: number | null;
-}
-
-interface Snapshot {
-  readonly lastUpdated: string;
-  readonly methods: readonly { readonly methodId: string; readonly points: readonly Point[] }[];
-}
+type Snapshot = ResultOf<typeof StatsFields>;
 
 const round2 = (value: number) => Math.round(value * 100) / 100;
 
@@ -94,9 +89,6 @@ function toV1Stats(method: Snapshot['methods'][number], lastUpdated: string) {
     })),
   };
 }
-
-/** The concurrency cap of the dispatcher: calls of one principal per method on one node. */
-const ACTIVE_REQUESTS_USER_LIMIT = 64;
 
 const methodIdParam = (required: boolean) =>
   ({ name: 'method_id', required, schema: { type: 'string' }, description: 'A v1 method id (`/v1/test/test`) or `graphql/<query|mutation|subscription>/<field>`.' }) as const;
@@ -134,14 +126,15 @@ export const adminApiCallLogMethods: V1Method[] = [
     document: LatestStats,
     plan: ([methodId]) => ({ variables: { methodIds: typeof methodId === 'string' ? [methodId] : null } }),
     result: ({ apiStats }, _call, plan) => {
-      const snapshot = apiStats as Snapshot;
+      const snapshot = readFragment(StatsFields, apiStats);
       if (plan.variables.methodIds) return ok(toV1Stats(snapshot.methods[0]!, snapshot.lastUpdated));
+      // The concurrency limits in force and the calls in flight are those of the node that answers.
       return ok(
         snapshot.methods.map((method) => ({
           ...toV1Stats(method, snapshot.lastUpdated),
-          active_requests_limit: null,
-          active_requests_user_limit: ACTIVE_REQUESTS_USER_LIMIT,
-          total_active_requests: null,
+          active_requests_limit: method.concurrentLimit,
+          active_requests_user_limit: method.concurrentPerCallerLimit,
+          total_active_requests: method.inFlight,
         })),
       );
     },
@@ -154,7 +147,7 @@ export const adminApiCallLogMethods: V1Method[] = [
     document: HistoryStats,
     plan: ([methodId]) => ({ variables: { methodIds: [methodId as string] } }),
     result: ({ apiStats }) => {
-      const snapshot = apiStats as Snapshot;
+      const snapshot = readFragment(StatsFields, apiStats);
       return ok(toV1Stats(snapshot.methods[0]!, snapshot.lastUpdated));
     },
   }),
