@@ -7,6 +7,22 @@ import { percentile } from './report.ts';
 /** A handshake that does not finish in time fails the run rather than stalling it. */
 const WS_OPTIONS = { perMessageDeflate: false, handshakeTimeout: 10_000 } as const;
 
+let opened = 0;
+/**
+ * A loopback source address for the next of many WebSockets: the gateway admits 256 per client
+ * address (INPUT_LIMITS.wsConnectionsPerAddress), so thousands of subscribers come from many
+ * addresses of 127.0.0.0/8, 200 each, as they would from many machines.
+ */
+export function nextClientAddress(): string {
+  const block = Math.floor(opened++ / 200) + 1;
+  return `127.1.${block >> 8}.${block & 255}`;
+}
+
+/** Options of one benchmark WebSocket, from its own client address. */
+export function wsOptions(): typeof WS_OPTIONS & { localAddress: string } {
+  return { ...WS_OPTIONS, localAddress: nextClientAddress() };
+}
+
 export interface LoadResult {
   readonly requests: number;
   readonly rps: number;
@@ -128,7 +144,7 @@ export type IdleOpener = () => Promise<WebSocket>;
 
 export function v1Idle(url: string, token: string): IdleOpener {
   return async () => {
-    const socket = new WebSocket(url, ['jsonrpc_2.0', token], WS_OPTIONS);
+    const socket = new WebSocket(url, ['jsonrpc_2.0', token], wsOptions());
     await settle(socket, once(socket, 'open'));
     return socket;
   };
@@ -137,7 +153,7 @@ export function v1Idle(url: string, token: string): IdleOpener {
 /** graphql-ws (`graphql-transport-ws`): open, `connection_init` with the bearer token, wait for the ack. */
 export function graphqlWsIdle(url: string, token: string): IdleOpener {
   return async () => {
-    const socket = new WebSocket(url, 'graphql-transport-ws', WS_OPTIONS);
+    const socket = new WebSocket(url, 'graphql-transport-ws', wsOptions());
     const acked = new Promise<void>((resolve, reject) => {
       socket.on('message', (data) => {
         const type = (JSON.parse(data.toString()) as { type?: string }).type;

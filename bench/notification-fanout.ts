@@ -12,6 +12,7 @@ import { sessions, users } from '../src/db/schema.ts';
 import { issueToken, TokenType } from '../src/domain/tokens.ts';
 import { signInRoot, startGateway, type GatewayStart } from './gateway-process.ts';
 import { cpuSeconds, openFileLimit, rssBytes, type CleanUp } from './processes.ts';
+import { wsOptions } from './load.ts';
 
 export interface FanoutResult {
   readonly subscribers: number;
@@ -74,7 +75,7 @@ interface Subscriber {
 }
 
 async function openSubscriber(url: string, token: string): Promise<Subscriber> {
-  const socket = new WebSocket(url, 'graphql-transport-ws', { perMessageDeflate: false });
+  const socket = new WebSocket(url, 'graphql-transport-ws', wsOptions());
   const subscriber: Subscriber = { socket, receivedAt: null };
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('not subscribed after 30 s')), 30_000);
