@@ -6,8 +6,8 @@ import {
   Kind,
   type FragmentDefinitionNode,
   type SelectionNode,
+  createSourceEventStream,
   specifiedRules,
-  subscribe,
   validate,
   type DocumentNode,
   type ExecutionResult,
@@ -22,6 +22,8 @@ import { DEFAULT_QUERY_LIMITS, parseWithinLimits, queryLimitRules, type QueryLim
 
 type Variables = Readonly<Record<string, unknown>> | null | undefined;
 type Run = (context: GraphContext, variables: Variables) => Promise<ExecutionResult> | ExecutionResult;
+/** Executes a subscription's selection for one event of its source stream. */
+type EventRun = (payload: unknown, context: GraphContext, variables: Variables) => Promise<ExecutionResult> | ExecutionResult;
 
 /** Who sent an operation; the call record says it. */
 export type OperationSource = 'graphql-http' | 'graphql-ws' | 'v1';
@@ -93,6 +95,8 @@ export interface PreparedOperation {
   /** Compiled by graphql-jit (so far: see `GraphqlExecutor.compile`). */
   readonly compiled: boolean;
   readonly run: Run;
+  /** Subscriptions: how each event is executed (graphql-js, then graphql-jit once compiled). */
+  readonly event?: EventRun;
 }
 
 type MutableOperation = { -readonly [K in keyof PreparedOperation]: PreparedOperation[K] };
@@ -161,6 +165,8 @@ export class GraphqlExecutor {
   readonly #guard: OperationGuard | undefined;
   readonly #production: boolean;
   readonly #rootFields = new WeakMap<PreparedOperation, readonly string[]>();
+  /** How often each subscription operation was started: the second start compiles it. */
+  readonly #subscriptionStarts = new WeakMap<PreparedOperation, number>();
   /** Documents another server parsed and validated (Yoga, with its own cache), by identity. */
   readonly #foreign = new WeakMap<DocumentNode, PreparedDocument>();
 
@@ -311,16 +317,29 @@ export class GraphqlExecutor {
       if (answer instanceof GraphQLError) return this.#finish({ errors: [answer] }, operation, context, source, operation.name, started);
       answer.release();
     }
-    const result = await subscribe({
+    // The source stream comes from graphql-js (its errors read as the spec's reference words them);
+    // each event is then executed as queries are: on graphql-jit from the operation's second start.
+    const stream = await createSourceEventStream({
       schema: this.schema,
       document: operation.document,
       operationName: operation.name,
       variableValues: variables,
       contextValue: context,
     });
-    if (!(Symbol.asyncIterator in result)) return this.#finish(result, operation, context, source, operation.name, started);
+    if (!(Symbol.asyncIterator in stream)) return this.#finish(stream, operation, context, source, operation.name, started);
+    const starts = (this.#subscriptionStarts.get(operation) ?? 0) + 1;
+    this.#subscriptionStarts.set(operation, starts);
+    if (starts > JIT_AFTER_RUNS) this.compile(operation);
     this.#finish({}, operation, context, source, operation.name, started);
-    return mapEvents(result, (event) => (event.errors?.length ? applyErrorPolicy(event, context.log) : event));
+    return mapEvents(stream[Symbol.asyncIterator](), async (payload) => {
+      let event: ExecutionResult;
+      try {
+        event = await operation.event!(payload, context, variables);
+      } catch (error) {
+        event = crashed(error);
+      }
+      return event.errors?.length ? applyErrorPolicy(event, context.log) : event;
+    });
   }
 
   #finish(
@@ -372,7 +391,10 @@ export class GraphqlExecutor {
   #prepareOperation(document: DocumentNode, name: string | undefined, kind: OperationTypeNode): MutableOperation {
     const viaGraphqlJs = graphqlJsRun(this.schema, document, name);
     const operation: MutableOperation = { name, kind, document, compiled: false, run: viaGraphqlJs };
-    if (kind === 'subscription') return operation;
+    if (kind === 'subscription') {
+      operation.event = graphqlJsEvent(this.schema, document, name);
+      return operation;
+    }
     let runs = 0;
     operation.run = (context, variables) => {
       if (++runs > JIT_AFTER_RUNS) this.compile(operation);
@@ -391,12 +413,18 @@ export class GraphqlExecutor {
     const { schema } = this;
     const { document, name } = operation;
     const viaGraphqlJs = graphqlJsRun(schema, document, name);
-    const compiled = operation.kind === 'subscription' ? undefined : compileQuery(schema, document, name, { disablingCapturingStackErrors: true });
-    if (!compiled || !isCompiledQuery(compiled)) {
+    const compiled = compileQuery(schema, document, name, { disablingCapturingStackErrors: true });
+    if (!isCompiledQuery(compiled)) {
       target.run = viaGraphqlJs;
       return false;
     }
     target.compiled = true;
+    if (operation.kind === 'subscription') {
+      // The compiled query of a subscription resolves its root field from the event (`rootValue`).
+      target.event = (payload, context, variables) =>
+        compiled.query(payload, context, variables as Record<string, unknown>) as Promise<ExecutionResult> | ExecutionResult;
+      return true;
+    }
     target.run = (context, variables) => {
       const result = compiled.query(undefined, context, variables as Record<string, unknown>) as Promise<ExecutionResult> | ExecutionResult;
       // Variables that do not coerce: graphql-jit words the errors its own way. graphql-js, which
@@ -440,6 +468,14 @@ function graphqlJsRun(schema: GraphQLSchema, document: DocumentNode, name: strin
     execute({ schema, document, operationName: name, variableValues: variables, contextValue: context }) as Promise<ExecutionResult> | ExecutionResult;
 }
 
+/** One event of subscription `name` of `document` on graphql-js, as its `subscribe` runs it. */
+function graphqlJsEvent(schema: GraphQLSchema, document: DocumentNode, name: string | undefined): EventRun {
+  return (payload, context, variables) =>
+    execute({ schema, document, operationName: name, rootValue: payload, variableValues: variables, contextValue: context }) as
+      | Promise<ExecutionResult>
+      | ExecutionResult;
+}
+
 function invalidDocument(): never {
   throw new Error('an operation of a document that does not validate was run');
 }
@@ -450,11 +486,11 @@ function crashed(error: unknown): ExecutionResult {
 }
 
 /** `source` with `map` applied to each event; `return` reaches the source at once, even mid-wait. */
-function mapEvents<T, U>(source: AsyncIterableIterator<T> | AsyncGenerator<T>, map: (value: T) => U): AsyncIterableIterator<U> {
+function mapEvents<T, U>(source: AsyncIterator<T>, map: (value: T) => U | Promise<U>): AsyncIterableIterator<U> {
   const iterator: AsyncIterableIterator<U> = {
     async next() {
       const step = await source.next();
-      return step.done ? { done: true, value: undefined } : { done: false, value: map(step.value) };
+      return step.done ? { done: true, value: undefined } : { done: false, value: await map(step.value) };
     },
     async return() {
       await source.return?.(undefined);

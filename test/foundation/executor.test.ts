@@ -62,6 +62,30 @@ describe('GraphqlExecutor', () => {
     expect(executor.operation(prepared, 'B')).toBe(operation);
   });
 
+  it('runs subscription events on graphql-js first and on graphql-jit from the operation\'s second start, ending with the source', async () => {
+    const executor = new GraphqlExecutor({ schema: buildSchema() });
+    const operation = executor.operation(executor.prepare('subscription ($n: Int) { ticks(intervalMs: 10, count: $n) { sequence __typename } }'), undefined)!;
+    const events = async () => {
+      const stream = await executor.subscribe(operation, context(), { n: 3 }, 'graphql-ws');
+      if (!(Symbol.asyncIterator in stream)) throw new Error(`not a stream: ${JSON.stringify(stream)}`);
+      const seen = [];
+      for await (const event of stream) seen.push(event);
+      return seen;
+    };
+    const expected = [1, 2, 3].map((sequence) => ({ data: { ticks: { sequence, __typename: 'Tick' } } }));
+    expect(await events()).toEqual(expected);
+    expect(operation.compiled).toBe(false);
+    expect(await events()).toEqual(expected);
+    expect(operation.compiled).toBe(true);
+    expect(await events()).toEqual(expected);
+    // Stopping early reaches the source at once.
+    const endless = await executor.subscribe(operation, context(), { n: null }, 'graphql-ws');
+    if (!(Symbol.asyncIterator in endless)) throw new Error('not a stream');
+    expect((await endless.next()).value).toEqual(expected[0]);
+    await endless.return!();
+    expect(await endless.next()).toEqual({ done: true, value: undefined });
+  });
+
   it('words variable errors the same way before and after compiling', async () => {
     const executor = new GraphqlExecutor({ schema: buildSchema() });
     const operation = executor.operation(executor.prepare('query($n: Int!) { suggestUsers(search: "a", first: $n) { id } }'), undefined)!;
