@@ -13,7 +13,7 @@ import { bucketStart, emptyCounts, STATS_RESOLUTIONS, type StatsIncrement } from
 import { createLogger } from '../src/logger.ts';
 import { createRedisPrefix, createTestDatabase, TEST_REDIS_URL } from '../test/helpers/services.ts';
 import { CALL_LOG_BENCH } from './catalogue.ts';
-import { ROOT_PASSWORD, signInRoot } from './gateway-process.ts';
+import { liftCallRates, ROOT_PASSWORD, signInRoot } from './gateway-process.ts';
 import { httpLoad } from './load.ts';
 import { CleanUp, freePort, spawnNode, waitReady } from './processes.ts';
 import { percentile as sortedPercentile } from './report.ts';
@@ -91,6 +91,9 @@ try {
   const redis = await createRedisPrefix();
   cleanUp.add(() => redis.clear());
   const [on, off] = await Promise.all([gateway(true, database.url, redis.prefix), gateway(false, database.url, redis.prefix)]);
+  await liftCallRates(on.url, await signInRoot(on.url));
+  // The other gateway reads the changed setting within a second.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
 
   // Recording on vs off, alternating, the same load each time.
   const load = { method: 'POST' as const, body: '["bench"]', connections: 50 };

@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../src/config.ts';
 import { createRedisPrefix, createTestDatabase, TEST_REDIS_URL } from '../test/helpers/services.ts';
 import { SCENARIOS, select, type Scenario, type Selection, type Server } from './catalogue.ts';
-import { createUsers, gatewayMemory, signInRoot, startGateway, v1Call, ROOT_PASSWORD, type GatewayProcess, type GatewayStart } from './gateway-process.ts';
+import { createUsers, gatewayMemory, liftCallRates, signInRoot, startGateway, v1Call, ROOT_PASSWORD, type GatewayProcess, type GatewayStart } from './gateway-process.ts';
 import { fanoutTable, measureNotificationFanout, type FanoutResult } from './notification-fanout.ts';
 import { graphqlWsIdle, httpLoad, openIdle, v1Idle, wsLoad, type IdleOpener, type LoadResult } from './load.ts';
 import { mailDrainTable, measureMailDrain, type MailDrainResult } from './mail-drain.ts';
@@ -319,11 +319,7 @@ async function main(options: Options, selection: Selection): Promise<void> {
   let token = '';
   if (gateway) {
     token = await signInRoot(gateway.url);
-    // Every call of the run comes from one address and one account, far above the per-method
-    // rates a client gets: raise them out of reach. They are still counted, so their cost is measured.
-    const unreachable = { max: 10_000_000, windowSeconds: 60 };
-    const rates = { perAddress: unreachable, perAccount: unreachable, perToken: unreachable };
-    await v1Call(gateway.url, '/v1/admin/settings/update', [{ call_limits: { '*': rates, '/v1/session/signin': rates, signIn: rates } }], token);
+    await liftCallRates(gateway.url, token);
     if (selection.scenarios.some((scenario) => scenario.id === 'signin')) {
       // Every sign-in of the run comes from 127.0.0.1 for one account, many at once: lift the
       // per-address limit, and the per-account one that bounds how many are judged at once.
