@@ -15,7 +15,7 @@ import { createRedisPrefix, createTestDatabase, TEST_REDIS_URL } from '../test/h
 import { CALL_LOG_BENCH } from './catalogue.ts';
 import { liftCallRates, ROOT_PASSWORD, signInRoot } from './gateway-process.ts';
 import { httpLoad } from './load.ts';
-import { CleanUp, freePort, spawnNode, waitReady } from './processes.ts';
+import { CleanUp, cpuSeconds, freePort, spawnNode, waitReady } from './processes.ts';
 import { percentile as sortedPercentile } from './report.ts';
 
 const arg = (name: string, fallback: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
@@ -100,18 +100,26 @@ try {
   await httpLoad({ ...load, url: `${on.url}/api/v1/test/test` }, 2);
   await httpLoad({ ...load, url: `${off.url}/api/v1/test/test` }, 2);
   const rps = { on: [] as number[], off: [] as number[] };
+  // The gateway's own CPU per call (the flush included, which runs within the round), apart from
+  // PostgreSQL and the load generator, which share the machine's cores.
+  const cpuPerCall = { on: [] as number[], off: [] as number[] };
   for (let round = 1; round <= ROUNDS; round++) {
     for (const [name, gw] of [['off', off], ['on', on]] as const) {
+      const cpuBefore = cpuSeconds(gw.child.pid);
       const result = await httpLoad({ ...load, url: `${gw.url}/api/v1/test/test` }, SECONDS);
+      const microseconds = ((cpuSeconds(gw.child.pid) - cpuBefore) / result.requests) * 1e6;
       rps[name].push(result.rps);
-      console.log(`round ${round}  recording ${name.padEnd(3)} ${result.rps.toFixed(0).padStart(7)} req/s  p99 ${result.p99} ms`);
+      cpuPerCall[name].push(microseconds);
+      console.log(`round ${round}  recording ${name.padEnd(3)} ${result.rps.toFixed(0).padStart(7)} req/s  p99 ${result.p99} ms  gateway CPU ${microseconds.toFixed(1)} µs/call`);
     }
   }
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
   const ratios = rps.on.map((value, i) => value / rps.off[i]!);
   const cost = 1 - median(ratios);
+  const cpuCost = median(cpuPerCall.on) / median(cpuPerCall.off) - 1;
+  const cpuLine = `gateway CPU per call: off ${median(cpuPerCall.off).toFixed(1)} µs, on ${median(cpuPerCall.on).toFixed(1)} µs (+${(cpuCost * 100).toFixed(1)} %)`;
   if (process.argv.includes('--recording-only')) {
-    console.log(`\nrecording off ${median(rps.off).toFixed(0)} req/s, on ${median(rps.on).toFixed(0)} req/s: cost ${(cost * 100).toFixed(1)} % (median of per-round ratios ${ratios.map((r) => r.toFixed(2)).join(' ')})`);
+    console.log(`\nrecording off ${median(rps.off).toFixed(0)} req/s, on ${median(rps.on).toFixed(0)} req/s: cost ${(cost * 100).toFixed(1)} % (median of per-round ratios ${ratios.map((r) => r.toFixed(2)).join(' ')})\n${cpuLine}`);
   } else {
     await statistics();
   }
@@ -158,6 +166,7 @@ try {
 | v1 test/test HTTP, recording off (median of ${ROUNDS} × ${SECONDS} s) | ${median(rps.off).toFixed(0)} req/s | |
 | v1 test/test HTTP, recording on | ${median(rps.on).toFixed(0)} req/s | |
 | cost of recording (median of per-round ratios) | ${(cost * 100).toFixed(1)} % | ≤ ${CALL_LOG_BENCH.recordingMaxCost * 100} % |
+| gateway CPU per call, recording off / on (medians) | ${median(cpuPerCall.off).toFixed(1)} / ${median(cpuPerCall.on).toFixed(1)} µs (+${(cpuCost * 100).toFixed(1)} %) | |
 | read-latest-stat, all ${methods.length} methods: p50 / p95 (200 calls) | ${percentile(latest, 50).toFixed(1)} / ${p95(latest).toFixed(1)} ms | p95 < ${CALL_LOG_BENCH.statsReadP95MaxMs} ms |
 | read-history-stat, one method (4,320 points): p50 / p95 (200 calls) | ${percentile(history, 50).toFixed(1)} / ${p95(history).toFixed(1)} ms | p95 < ${CALL_LOG_BENCH.statsReadP95MaxMs} ms |
 | first read-latest-stat (computed, not cached) | ${latest[0]!.toFixed(1)} ms | |
