@@ -2,6 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../helpers/cluster.ts';
 import { ROOT_PASSWORD } from '../helpers/gateway.ts';
+import { createSignedInUser } from '../helpers/graphql.ts';
+import { NOTIFICATION_ADDED, NOTIFICATIONS_CHANGED, sendNotification, wsSubscribe } from '../helpers/notifications.ts';
 import { httpCall, type HttpAnswer } from '../helpers/v1.ts';
 
 /** A change on one node must apply on the others within this time. */
@@ -75,4 +77,30 @@ describe('three gateway processes on one PostgreSQL and one Redis', () => {
     await sleep(PROPAGATION_MS);
     for (const i of [0, 1]) expect((await httpCall(node(i), '/v1/profile/read', [], { token: session })).status).toBe(-32801);
   });
+
+  it('delivers a notification sent on one node to subscribers on the others, once each', async () => {
+    const user = await createSignedInUser(node(0), root);
+    const added = await Promise.all([1, 2].map((i) => wsSubscribe<{ notificationAdded: { subject: string } }>(node(i), NOTIFICATION_ADDED, {}, user.token)));
+    const changed = await wsSubscribe<{ notificationsChanged: { unreadCount: number } }>(node(2), NOTIFICATIONS_CHANGED, {}, user.token);
+    try {
+      await sendNotification(node(0), root, [user.id], 'Across the cluster', 'Sent on node 0');
+      for (const subscriber of added) {
+        const [event] = await subscriber.waitFor(1);
+        expect(event!.notificationAdded.subject).toBe('Across the cluster');
+      }
+      await until(() => changed.events.some((event) => event.notificationsChanged.unreadCount >= 1), 5000);
+      await sleep(300);
+      expect(added.map((subscriber) => subscriber.events.length)).toEqual([1, 1]);
+    } finally {
+      await Promise.all([...added, changed].map((subscriber) => subscriber.close()));
+    }
+  });
 });
+
+async function until(check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}
