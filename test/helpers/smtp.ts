@@ -25,11 +25,18 @@ export interface TestSmtpOptions {
   readonly onRecipient?: (address: string) => Promise<void>;
   /** Port to listen on (0: any free one). */
   readonly port?: number;
+  /**
+   * TLS with this key and certificate (PEM): from the first byte (`implicit`), or offered through
+   * STARTTLS. Without it the server speaks plain text and offers no STARTTLS.
+   */
+  readonly tls?: { readonly mode: 'implicit' | 'starttls'; readonly key: string; readonly cert: string };
 }
 
 /** A real SMTP server (the `smtp-server` package) on 127.0.0.1, recording what it accepts. */
 export class TestSmtp {
   readonly received: ReceivedMail[] = [];
+  /** Each successful AUTH, and whether its connection was encrypted by then. */
+  readonly logins: { readonly username: string; readonly secure: boolean }[] = [];
   readonly #options: TestSmtpOptions;
   #server: SMTPServer | undefined;
   #port = 0;
@@ -55,15 +62,20 @@ export class TestSmtp {
 
   async listen(port = this.#port): Promise<void> {
     const users = this.#options.users;
+    const tls = this.#options.tls;
     const server = new SMTPServer({
-      secure: false,
-      disabledCommands: ['STARTTLS', ...(users ? [] : ['AUTH'])],
+      secure: tls?.mode === 'implicit',
+      ...(tls ? { key: tls.key, cert: tls.cert } : {}),
+      disabledCommands: [...(tls?.mode === 'starttls' ? [] : ['STARTTLS']), ...(users ? [] : ['AUTH'])],
       authOptional: !users,
       allowInsecureAuth: true,
       logger: false,
       size: 10 * 1024 * 1024,
-      onAuth: (auth, _session, callback) => {
-        if (users && users[auth.username ?? ''] === auth.password) return callback(null, { user: auth.username });
+      onAuth: (auth, session, callback) => {
+        if (users && users[auth.username ?? ''] === auth.password) {
+          this.logins.push({ username: auth.username!, secure: session.secure });
+          return callback(null, { user: auth.username });
+        }
         callback(new Error('Invalid username or password'));
       },
       onRcptTo: (address, _session, callback) => {
