@@ -44,7 +44,6 @@ export interface QueryLimits {
   readonly maxCost: number;
 }
 
-
 export const DEFAULT_QUERY_LIMITS: QueryLimits = {
   maxDepth: 12,
   maxIntrospectionDepth: 15,
@@ -164,9 +163,10 @@ function pageSize(field: FieldNode, definition: GraphQLField<unknown, unknown> |
   const given = new Set<string>();
   for (const argument of field.arguments ?? []) {
     const name = argument.name.value;
-    if (!PAGE_ARGUMENTS.has(name)) continue;
-    given.add(name);
     const value = argument.value;
+    // `first: null` asks for the default page, as leaving it out does.
+    if (!PAGE_ARGUMENTS.has(name) || value.kind === Kind.NULL) continue;
+    given.add(name);
     if (value.kind === Kind.INT) size = Math.max(size, Math.min(Number(value.value), MAX_PAGE_SIZE));
     else if (value.kind === Kind.VARIABLE) size = MAX_PAGE_SIZE;
   }

@@ -19,6 +19,7 @@ describe('the cost estimate of an operation', () => {
     expect(costRefusal('{ users { edges { node { id name } } } }')).toBeUndefined();
     // 1 + 20 × (edges + node + 3 fields) = 101.
     expect(costRefusal('{ users { edges { node { id name email } } } }')).toMatch(/more than 100/);
+    expect(costRefusal('{ users(first: null) { edges { node { id name email } } } }')).toMatch(/more than 100/);
   });
 
   it('counts the page size given, and a variable as the page maximum', () => {
