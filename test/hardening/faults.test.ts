@@ -244,9 +244,10 @@ describe('failing services: a private Redis and PostgreSQL stopped and restarted
       const postgresDown = Date.now();
       await sleep(3000);
       const duringPostgres = load.between(postgresDown, Date.now() - 500);
-      expect(duringPostgres.length).toBeGreaterThan(60);
-      expect(duringPostgres.some((answer) => answer.kind === 'unavailable')).toBe(true);
       expect(summary(duringPostgres.filter((answer) => answer.kind === 'other'))).toBe('');
+      expect(duringPostgres.length).toBeGreaterThan(60);
+      const byCall = (kind: Kind) => duringPostgres.filter((answer) => answer.kind === kind).map((answer) => answer.call);
+      expect(byCall('unavailable').length, `served while PostgreSQL was away: ${JSON.stringify(byCall('ok'))}`).toBeGreaterThan(0);
       expect(Math.max(...duringPostgres.map((answer) => answer.ms))).toBeLessThan(4000);
       expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
       expect(await readyz(gateway.url)).toMatchObject({ status: 503, dependencies: { database: 'down' } });
