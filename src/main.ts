@@ -1,4 +1,5 @@
 import { configOrExit } from './config.ts';
+import { handleUncaughtExceptions } from './db/availability.ts';
 import type { Gateway } from './gateway.ts';
 import { createLogger } from './logger.ts';
 import { rootPasswordNotice } from './root-password-notice.ts';
@@ -62,6 +63,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled promise rejection'));
+  handleUncaughtExceptions(gateway.database, log, flush);
 }
 
 void main();

@@ -1,4 +1,6 @@
 import type { Sql } from 'postgres';
+import type { Logger } from '../logger.ts';
+import type { Database } from './client.ts';
 
 /** The code of a query refused because PostgreSQL is known to be away (see `AvailabilityGate`). */
 export const DATABASE_UNAVAILABLE = 'DATABASE_UNAVAILABLE';
@@ -113,12 +115,14 @@ export class AvailabilityGate {
    * `client` with its query entry points (`unsafe`, which drizzle runs every statement through, and
    * `begin` for transactions) behind this gate. Other members pass through untouched.
    */
-  guard(client: Sql): Sql {
-    return new Proxy(client, {
-      get: (target, key, receiver) => {
+  guard(current: () => Sql): Sql {
+    // The client behind it may be replaced (see `isPostgresSocketRace`): every access reads the current one.
+    return new Proxy(current(), {
+      get: (_initial, key) => {
+        const target = current();
         if (key === 'unsafe') return (...args: Parameters<Sql['unsafe']>) => this.#guardQuery(() => target.unsafe(...args));
         if (key === 'begin') return (...args: unknown[]) => this.#guardTransaction(() => (target.begin as (...a: unknown[]) => Promise<unknown>)(...args));
-        return Reflect.get(target, key, receiver);
+        return Reflect.get(target, key);
       },
     });
   }
@@ -157,4 +161,36 @@ function refusedQuery(error: Error): Promise<never> & { values(): Promise<never>
   refused.values = () => refused;
   refused.raw = () => refused;
   return refused;
+}
+
+/**
+ * postgres.js 3.4 can write on a connection whose socket it has just dropped when the server goes
+ * away under load: a `TypeError` thrown from its `nextWrite` outside any promise. Left alone it
+ * ends the process; caught, it leaves that connection unable to send. The gateway catches exactly
+ * this error and replaces the pool (`Database.replacePool`).
+ */
+export function isPostgresSocketRace(error: unknown): boolean {
+  return (
+    error instanceof TypeError &&
+    /Cannot read properties of null \(reading 'write'\)/.test(error.message) &&
+    /nextWrite/.test(error.stack ?? '') &&
+    /postgres[/\\](?:src|cjs[/\\]src)[/\\]connection\.js/.test(error.stack ?? '')
+  );
+}
+
+/**
+ * The process's handler of uncaught exceptions: the driver race above replaces the pool and the
+ * process goes on; anything else is logged and ends the process with 1, as Node would.
+ */
+export function handleUncaughtExceptions(database: Database, log: Logger, flush: () => void): void {
+  process.on('uncaughtException', (error) => {
+    if (isPostgresSocketRace(error) && database.replacePool) {
+      log.error({ err: error, database: database.location }, 'the PostgreSQL driver wrote on a closed connection: its pool is replaced');
+      database.replacePool();
+      return;
+    }
+    log.fatal({ err: error }, 'uncaught exception');
+    flush();
+    process.exit(1);
+  });
 }

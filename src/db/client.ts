@@ -31,6 +31,8 @@ export interface Database {
   migrate(): Promise<void>;
   /** Sizes for the metrics endpoint. */
   poolStats(): { maxConnections: number };
+  /** Opens a new connection pool and ends the old one (PostgreSQL only; see `isPostgresSocketRace`). */
+  replacePool?(): void;
   close(): Promise<void>;
 }
 
@@ -49,16 +51,19 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
 }
 
 async function openPostgres(url: string, maxConnections: number, log: Logger | undefined): Promise<Database> {
-  const client = postgres(url, {
-    max: maxConnections,
-    idle_timeout: 30,
-    connect_timeout: 5,
-    // A closed connection reconnects at its next query. The gate below spaces the attempts while the
-    // server is away; the driver's own growing delay (up to 20 s) would hold queries and recovery back.
-    backoff: () => 0,
-    onnotice: () => {},
-    connection: { application_name: 'identity-gateway' },
-  });
+  const connect = () =>
+    postgres(url, {
+      max: maxConnections,
+      idle_timeout: 30,
+      connect_timeout: 5,
+      // A closed connection reconnects at its next query, after this delay (seconds): a little longer
+      // with each failed attempt, at most 1 s. The driver's own delay grows to 20 s, which would hold
+      // recovery back. While the server is away the gate below refuses calls at once.
+      backoff: (attempt: number) => Math.min(0.1 * attempt, 1),
+      onnotice: () => {},
+      connection: { application_name: 'identity-gateway' },
+    });
+  let client = connect();
   const location = describePostgresUrl(url);
   const gate = new AvailabilityGate({
     location,
@@ -69,7 +74,7 @@ async function openPostgres(url: string, maxConnections: number, log: Logger | u
     },
   });
   const database: Database = {
-    db: drizzlePostgres({ client: gate.guard(client) }) as unknown as Db,
+    db: drizzlePostgres({ client: gate.guard(() => client) }) as unknown as Db,
     kind: 'postgres',
     location,
     async ping(timeoutMs = 2000) {
@@ -77,6 +82,15 @@ async function openPostgres(url: string, maxConnections: number, log: Logger | u
     },
     migrate: () => migratePostgresLocked(url),
     poolStats: () => ({ maxConnections }),
+    replacePool() {
+      const old = client;
+      const fresh = connect();
+      // drizzle set its type parsers and serializers on the first client; the new one needs them too.
+      Object.assign(fresh.options.parsers, old.options.parsers);
+      Object.assign(fresh.options.serializers, old.options.serializers);
+      client = fresh;
+      void old.end({ timeout: 5 }).catch(() => {});
+    },
     close: () => {
       gate.close();
       return client.end({ timeout: 5 });

@@ -1,4 +1,5 @@
 import { configOrExit } from '../config.ts';
+import { handleUncaughtExceptions } from '../db/availability.ts';
 import { openDatabase } from '../db/client.ts';
 import { Outbox } from '../domain/outbox.ts';
 import { Settings } from '../domain/settings.ts';
@@ -22,6 +23,7 @@ async function main(): Promise<void> {
   let stop: (deadline: number) => Promise<void>;
   try {
     const database = await openDatabase({ kind: 'postgres', url: config.databaseUrl, maxConnections: config.mail.concurrency + 2, log });
+    handleUncaughtExceptions(database, log, flush);
     await database.migrate();
     const mail = await startMail({
       outbox: new Outbox(database.db),

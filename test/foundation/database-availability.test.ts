@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/client.ts';
-import { DATABASE_UNAVAILABLE } from '../../src/db/availability.ts';
+import { DATABASE_UNAVAILABLE, isPostgresSocketRace } from '../../src/db/availability.ts';
 import { isServiceUnavailable } from '../../src/domain/errors.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/services.ts';
 import { TcpProxy } from '../helpers/tcp-proxy.ts';
@@ -106,5 +106,40 @@ describe('PostgreSQL away: queries are refused at once and served again by thems
       return outcome === 'ok';
     });
     expect(outcomes.filter((outcome) => outcome !== 'ok' && outcome !== DATABASE_UNAVAILABLE && !outcome.startsWith('57P') && !outcome.startsWith('CONNECTION_'))).toEqual([]);
+  });
+});
+
+describe('the postgres.js socket race', () => {
+  // The error and stack as a gateway printed them when PostgreSQL went away under load.
+  const raced = Object.assign(new TypeError("Cannot read properties of null (reading 'write')"), {
+    stack: [
+      "TypeError: Cannot read properties of null (reading 'write')",
+      '    at Immediate.nextWrite (file:///work/main/node_modules/postgres/src/connection.js:255:22)',
+      '    at process.processImmediate (node:internal/timers:483:21)',
+    ].join('\n'),
+  });
+
+  it('is told apart from every other uncaught error', () => {
+    expect(isPostgresSocketRace(raced)).toBe(true);
+    expect(isPostgresSocketRace(new TypeError("Cannot read properties of null (reading 'write')"))).toBe(false);
+    expect(isPostgresSocketRace(Object.assign(new TypeError('x is not a function'), { stack: raced.stack!.replace(/^.*\n/, 'TypeError: x\n') }))).toBe(false);
+    expect(isPostgresSocketRace(new Error('boom'))).toBe(false);
+  });
+
+  it('is survived by replacing the pool: queries go on, with the same value types', async () => {
+    const testDatabase = await createTestDatabase();
+    const database = await openDatabase({ kind: 'postgres', url: testDatabase.url, maxConnections: 2 });
+    try {
+      const read = async () => (await database.db.execute(sql`select now() as at, 1::bigint as n, '{"a":1}'::jsonb as j`)) as unknown as Record<string, unknown>[];
+      const before = await read();
+      database.replacePool!();
+      const after = await read();
+      expect(typeof after[0]!.at).toBe(typeof before[0]!.at);
+      expect([after[0]!.n, after[0]!.j]).toEqual([before[0]!.n, before[0]!.j]);
+      await expect(database.db.transaction(async (tx) => tx.execute(sql`select 1`))).resolves.toBeDefined();
+    } finally {
+      await database.close();
+      await testDatabase.drop();
+    }
   });
 });

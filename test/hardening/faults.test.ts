@@ -295,6 +295,11 @@ describe('failing services: a private Redis and PostgreSQL stopped and restarted
       const heapAfter = await heapUsed(gateway.url);
       expect(heapAfter - heapBefore).toBeLessThan(96 * 1024 * 1024);
       expect(load.answers.filter((answer) => answer.kind === 'ok').length).toBeGreaterThan(50);
+    } catch (error) {
+      // What the gateway said last, and whether it is still running, belong with the failure.
+      const exited = gateway.process.exitCode ?? gateway.process.signalCode;
+      const tail = gateway.output.slice(-40).join('\n');
+      throw new Error(`${(error as Error).message}\n--- gateway ${exited === null ? 'running' : `exited (${exited})`}, last output:\n${tail}`, { cause: error });
     } finally {
       await Promise.all([load.stop(), mailLoad.stop()]);
     }
