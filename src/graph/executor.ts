@@ -329,7 +329,8 @@ export class GraphqlExecutor {
     if (!(Symbol.asyncIterator in stream)) return this.#finish(stream, operation, context, source, operation.name, started);
     const starts = (this.#subscriptionStarts.get(operation) ?? 0) + 1;
     this.#subscriptionStarts.set(operation, starts);
-    if (starts > JIT_AFTER_RUNS) this.compile(operation);
+    // Compiled once, at the start after the graphql-js ones; an operation jit cannot compile is not tried again.
+    if (starts === JIT_AFTER_RUNS + 1) this.compile(operation);
     this.#finish({}, operation, context, source, operation.name, started);
     return mapEvents(stream[Symbol.asyncIterator](), async (payload) => {
       let event: ExecutionResult;
